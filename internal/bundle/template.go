@@ -1,0 +1,91 @@
+package bundle
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// templater evaluates Go templates with a bundle's vars and the facts.
+type templater struct {
+	data map[string]any
+}
+
+func newTemplater(vars, facts map[string]any) *templater {
+	if facts == nil {
+		facts = map[string]any{}
+	}
+	return &templater{data: map[string]any{"vars": vars, "facts": facts}}
+}
+
+// funcs are the functions templates may call besides the built-in ones.
+var funcs = template.FuncMap{
+	"default": func(def, v any) any {
+		if v == nil || v == "" {
+			return def
+		}
+		return v
+	},
+	"upper":   strings.ToUpper,
+	"lower":   strings.ToLower,
+	"trim":    strings.TrimSpace,
+	"join":    func(sep string, v []any) string { return joinAny(sep, v) },
+	"quote":   func(v any) string { return fmt.Sprintf("%q", fmt.Sprint(v)) },
+	"replace": func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+	"indent": func(n int, s string) string {
+		pad := strings.Repeat(" ", n)
+		return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+	},
+}
+
+func joinAny(sep string, v []any) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprint(x)
+	}
+	return strings.Join(parts, sep)
+}
+
+// render executes text as a template; name is used in errors.
+func (t *templater) render(name, text string) (string, error) {
+	tp, err := template.New(name).Funcs(funcs).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "template: "))
+	}
+	var b bytes.Buffer
+	if err := tp.Execute(&b, t.data); err != nil {
+		return "", fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "template: "))
+	}
+	return b.String(), nil
+}
+
+// expand evaluates, in place, every scalar under n that holds "{{". It
+// reports each failure through fail and returns false if any failed.
+func (t *templater) expand(n *yaml.Node, fail func(error)) bool {
+	ok := true
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if strings.Contains(n.Value, "{{") {
+			v, err := t.render("value", n.Value)
+			if err != nil {
+				fail(err)
+				return false
+			}
+			n.Value = v
+			if n.Tag != "!!str" {
+				n.Tag = "" // let the decoder read "8080" as a number again
+			}
+		}
+	case yaml.SequenceNode, yaml.MappingNode:
+		for i, c := range n.Content {
+			if n.Kind == yaml.MappingNode && i%2 == 0 {
+				continue
+			}
+			ok = t.expand(c, fail) && ok
+		}
+	}
+	return ok
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/phenixhq/phenix/internal/bundle"
+	"github.com/phenixhq/phenix/internal/promise"
+)
+
+// node is one promise in the plan and its edges.
+type node struct {
+	p         *promise.Promise
+	idx       int
+	deps      []*node // must finish before this one
+	dependers []*node // wait for this one
+	notifiers []*node // this one is notified when one of them changed
+	serial    string  // lock key, "" for none
+}
+
+// Plan is an ordered, checked set of promises, ready to run.
+type Plan struct {
+	nodes []*node
+}
+
+// Len is the number of promises in the plan.
+func (pl *Plan) Len() int { return len(pl.nodes) }
+
+// NewPlan checks the relations of ps and orders them. It refuses unknown
+// references, cycles and, when env applies under a root, promise types that
+// cannot honour it. The error is a bundle.ErrorList with every problem.
+func NewPlan(ps []*promise.Promise, env *promise.Env) (*Plan, error) {
+	var errs bundle.ErrorList
+	pl := &Plan{nodes: make([]*node, len(ps))}
+	byRef := map[promise.Ref]*node{}
+	for i, p := range ps {
+		n := &node{p: p, idx: i}
+		if s, ok := p.Resource.(promise.Serializer); ok {
+			n.serial = s.SerialKey()
+		}
+		pl.nodes[i] = n
+		for _, r := range p.Refs() {
+			byRef[r] = n
+		}
+		if t, _ := promise.Lookup(p.Type); env.Rooted() && !t.Rooted {
+			errs = append(errs, &bundle.Error{Pos: p.Pos, Msg: fmt.Sprintf("%s promises cannot honour --root (they act on the running system): apply them without --root", p.Type)})
+		}
+	}
+	find := func(from *node, r promise.Ref) *node {
+		key := promise.Ref{Type: r.Type, Subject: r.Subject}
+		n, ok := byRef[key]
+		if !ok {
+			errs = append(errs, &bundle.Error{Pos: r.Pos, Msg: fmt.Sprintf("%s refers to %s, which is not declared", from.p.ID(), key)})
+		}
+		return n
+	}
+	edge := func(from, to *node) { // to depends on from
+		if from == to {
+			return
+		}
+		for _, d := range to.deps {
+			if d == from {
+				return
+			}
+		}
+		to.deps = append(to.deps, from)
+		from.dependers = append(from.dependers, to)
+	}
+	for _, n := range pl.nodes {
+		for _, r := range n.p.Require {
+			if d := find(n, r); d != nil {
+				edge(d, n)
+			}
+		}
+		for _, r := range n.p.Before {
+			if d := find(n, r); d != nil {
+				edge(n, d)
+			}
+		}
+		for _, r := range n.p.Notify {
+			if d := find(n, r); d != nil {
+				edge(n, d)
+				d.notifiers = append(d.notifiers, n)
+			}
+		}
+		if a, ok := n.p.Resource.(promise.AutoRequirer); ok {
+			for _, r := range a.AutoRequire() {
+				if d, ok := byRef[r]; ok {
+					edge(d, n)
+				}
+			}
+		}
+	}
+	if cyc := pl.cycle(); cyc != nil {
+		parts := make([]string, len(cyc))
+		for i, n := range cyc {
+			parts[i] = n.p.ID()
+		}
+		errs = append(errs, &bundle.Error{Pos: cyc[0].p.Pos, Msg: "dependency cycle: " + strings.Join(parts, " → ")})
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return pl, nil
+}
+
+// cycle returns one dependency cycle, first node repeated at the end, or
+// nil when there is none.
+func (pl *Plan) cycle() []*node {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make([]int, len(pl.nodes))
+	var stack []*node
+	var found []*node
+	var visit func(n *node) bool
+	visit = func(n *node) bool {
+		color[n.idx] = grey
+		stack = append(stack, n)
+		for _, m := range n.dependers {
+			switch color[m.idx] {
+			case grey:
+				for i, s := range stack {
+					if s == m {
+						found = append(append([]*node{}, stack[i:]...), m)
+						return true
+					}
+				}
+			case white:
+				if visit(m) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n.idx] = black
+		return false
+	}
+	for _, n := range pl.nodes {
+		if color[n.idx] == white && visit(n) {
+			return found
+		}
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package promise
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Pos is a position in a source file, 1-based.
+type Pos struct {
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Col  int    `json:"column,omitempty"`
+}
+
+func (p Pos) String() string {
+	switch {
+	case p.File == "":
+		return fmt.Sprintf("%d:%d", p.Line, p.Col)
+	case p.Line == 0:
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Ref names a promise as "type:subject", for example "service:nginx".
+type Ref struct {
+	Type    string
+	Subject string
+	Pos     Pos // where the reference was written, if it was
+}
+
+func (r Ref) String() string { return r.Type + ":" + r.Subject }
+
+// ParseRef parses "type:subject". The type must be a registered promise type.
+func ParseRef(s string) (Ref, error) {
+	t, subj, ok := strings.Cut(s, ":")
+	if !ok || t == "" || subj == "" {
+		return Ref{}, fmt.Errorf("reference %q: expected type:subject, for example service:nginx", s)
+	}
+	if _, ok := Lookup(t); !ok {
+		msg := fmt.Sprintf("reference %q: unknown promise type %q", s, t)
+		if m := Suggest(t, TypeNames()); m != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", m)
+		}
+		return Ref{}, fmt.Errorf("%s", msg)
+	}
+	return Ref{Type: t, Subject: subj}, nil
+}
+
+// FieldError is a problem with one attribute of a promise. Field is the
+// attribute's YAML key; "" means the promise as a whole.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e FieldError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+// Errf builds a FieldError.
+func Errf(field, format string, args ...any) FieldError {
+	return FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ResolveContext gives a Resolver access to the bundle it came from.
+type ResolveContext struct {
+	// Dir is the directory of the bundle file; relative paths resolve
+	// against it.
+	Dir string
+	// Render executes a Go text/template with the bundle's vars and the
+	// host's facts. name is used in error messages.
+	Render func(name, text string) (string, error)
+}
+
+// Suggest returns the candidate closest to s, or "" when none is close
+// enough to be a likely typo.
+func Suggest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := levenshtein(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
