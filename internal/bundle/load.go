@@ -254,6 +254,12 @@ func (d *decoder) promise(n *yaml.Node) (_ *promise.Promise, ok bool) {
 		}
 		keyPos[k.Value] = k
 		switch k.Value {
+		case "require", "before", "notify":
+			if !d.tmpl.expand(v, func(err error) { d.errorf(v, "%s: %v", k.Value, err) }) {
+				continue
+			}
+		}
+		switch k.Value {
 		case "require":
 			p.Require = d.refs(v)
 			continue
@@ -283,6 +289,9 @@ func (d *decoder) promise(n *yaml.Node) (_ *promise.Promise, ok bool) {
 		if err := decodeValue(v, rv.Field(fi)); err != nil {
 			d.errorf(v, "%s: %v", k.Value, err)
 			attrErrs = true
+			if k == typeKey {
+				return nil, false
+			}
 		}
 	}
 	// The subject.

@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/template"
 
@@ -53,14 +54,28 @@ func joinAny(sep string, v []any) string {
 func (t *templater) render(name, text string) (string, error) {
 	tp, err := template.New(name).Funcs(funcs).Option("missingkey=error").Parse(text)
 	if err != nil {
-		return "", fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "template: "))
+		return "", cleanTemplateError(name, err)
 	}
 	var b bytes.Buffer
 	if err := tp.Execute(&b, t.data); err != nil {
-		return "", fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "template: "))
+		return "", cleanTemplateError(name, err)
 	}
 	return b.String(), nil
 }
+
+// cleanTemplateError drops text/template's "template: NAME:" prefix and its
+// "executing" phrase for inline values, whose position the caller gives.
+func cleanTemplateError(name string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "template: ")
+	if name == "value" {
+		msg = inlinePrefix.ReplaceAllString(msg, "")
+	} else {
+		msg = strings.Replace(msg, fmt.Sprintf("executing %q ", name), "", 1)
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+var inlinePrefix = regexp.MustCompile(`^value:\d+(:\d+)?: (executing "value" )?`)
 
 // expand evaluates, in place, every scalar under n that holds "{{". It
 // reports each failure through fail and returns false if any failed.

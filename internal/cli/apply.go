@@ -44,7 +44,7 @@ Exit status:
 		Example: `  phenix apply examples/web.yaml --root /tmp/try --dry-run
   phenix apply site/ --var env=prod --vars-file prod.yaml
   phenix apply site.yaml --json | jq '.promises[] | select(.status=="failed")'`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan, env, err := lf.load(args)
 			if err != nil {

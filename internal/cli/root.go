@@ -119,3 +119,13 @@ host and changes only what is needed.`,
 	)
 	return root
 }
+
+// minArgs is cobra.MinimumNArgs with the bad-input exit status.
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.MinimumNArgs(n)(cmd, args); err != nil {
+			return badInput(fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath()))
+		}
+		return nil
+	}
+}

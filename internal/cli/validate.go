@@ -18,7 +18,7 @@ file:line:column: message. It changes nothing.
 Exit status: 0 valid, 64 invalid.`,
 		Example: `  phenix validate examples/
   phenix validate site.yaml --var env=prod`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan, _, err := lf.load(args)
 			if err != nil {
