@@ -1,0 +1,51 @@
+package containertest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// recipeVersion names the way images are built (tidy, import options).
+// Change it whenever that changes, so that images and tarballs cached under
+// the old recipe are not reused.
+const recipeVersion = 1
+
+// A recipe says how to build a Debian image; its hash names the result.
+type recipe struct {
+	Suite   string   // Debian suite, such as "bookworm"
+	Variant string   // debootstrap --variant
+	Mirror  string   // archive URI
+	Include []string // extra packages, for debootstrap --include
+}
+
+// bookworm returns the recipe of the image DebianImage provides. The extra
+// packages give a test system what phenix promises manage and minbase lacks:
+// cron (crontab, the cron daemon), passwd (useradd, groupadd, chpasswd),
+// adduser, procps (ps, pgrep, kill) and ca-certificates.
+func bookworm() recipe {
+	return recipe{
+		Suite:   "bookworm",
+		Variant: "minbase",
+		Mirror:  hostMirror("bookworm"),
+		Include: []string{"adduser", "ca-certificates", "cron", "passwd", "procps"},
+	}
+}
+
+// hash returns 8 hex digits that change with any part of the recipe.
+func (r recipe) hash() string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "v%d\n%s\n%s\n%s\n%s\n",
+		recipeVersion, r.Suite, r.Variant, r.Mirror, strings.Join(r.Include, ",")))
+	return hex.EncodeToString(sum[:4])
+}
+
+// tag returns the docker image tag, such as phenix-test/debian:bookworm-1a2b3c4d.
+func (r recipe) tag() string {
+	return "phenix-test/debian:" + r.Suite + "-" + r.hash()
+}
+
+// name returns the base name of the recipe's files in the cache directory.
+func (r recipe) name() string {
+	return "debian-" + r.Suite + "-" + r.hash()
+}
