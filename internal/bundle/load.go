@@ -217,12 +217,14 @@ func (d *decoder) promise(n *yaml.Node) (_ *promise.Promise, ok bool) {
 		return nil, false
 	}
 	nerrs := len(d.errs)
-	// Find the type key.
+	// Find the type key. A key that names a type is an attribute when
+	// another type key of the promise has an attribute of that name
+	// ("file: /x" with "group: adm").
 	var typeKey, typeVal *yaml.Node
 	var typ promise.Type
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
-		if t, ok := promise.Lookup(k.Value); ok {
+		if t, ok := promise.Lookup(k.Value); ok && !isAttrOfOtherType(n, k.Value) {
 			if typeKey != nil {
 				d.errorf(k, "promise has two types, %s and %s: split it into two promises", typeKey.Value, k.Value)
 				return nil, false
@@ -270,6 +272,9 @@ func (d *decoder) promise(n *yaml.Node) (_ *promise.Promise, ok bool) {
 			p.Notify = d.refs(v)
 			continue
 		case "comment":
+			if _, own := idx.byKey["comment"]; own {
+				break // the type's own attribute (a user's GECOS comment)
+			}
 			if v.Kind == yaml.ScalarNode {
 				p.Comment = v.Value
 			} else {
@@ -333,6 +338,20 @@ func (d *decoder) promise(n *yaml.Node) (_ *promise.Promise, ok bool) {
 		}
 	}
 	return p, len(d.errs) == nerrs
+}
+
+// isAttrOfOtherType reports whether key, the name of a promise type, is an
+// attribute of another type named by a key of the promise mapping n.
+func isAttrOfOtherType(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		other := n.Content[i].Value
+		if t, ok := promise.Lookup(other); ok && other != key {
+			if _, attr := indexOf(reflect.TypeOf(t.New()).Elem()).byKey[key]; attr {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func example(typ string) string {

@@ -71,6 +71,12 @@ const DefaultParallel = 8
 // are skipped with the reason. A cancelled ctx skips what has not started.
 func (pl *Plan) Run(ctx context.Context, env *promise.Env, opts Options) *Report {
 	t0 := time.Now()
+	if env.Managed == nil {
+		// Promises see a copy of env that knows every path the plan claims.
+		e := *env
+		e.Managed = pl.managed()
+		env = &e
+	}
 	par := opts.Parallel
 	if par <= 0 {
 		par = DefaultParallel
@@ -246,6 +252,20 @@ func (pl *Plan) notified(nd *node, results []Result, mu *sync.Mutex) bool {
 		}
 	}
 	return false
+}
+
+// managed gathers the paths claimed by the plan's promises (see
+// promise.PathClaimer), before any of them runs.
+func (pl *Plan) managed() map[string]bool {
+	m := map[string]bool{}
+	for _, nd := range pl.nodes {
+		if c, ok := nd.p.Resource.(promise.PathClaimer); ok {
+			for _, p := range c.ClaimedPaths() {
+				m[p] = true
+			}
+		}
+	}
+	return m
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

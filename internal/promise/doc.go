@@ -15,6 +15,8 @@
 //     refresh-only exec runs);
 //   - AutoRequirer names promises this one implicitly depends on (the
 //     directory that holds a file);
+//   - PathClaimer names the host paths a promise manages, so that a
+//     directory promise with purge keeps them;
 //   - Serializer names a lock shared with promises that must not run
 //     concurrently (dpkg, the user database).
 //

@@ -96,6 +96,9 @@ func (f *File) AutoRequire() []Ref {
 	return autoRequirePath(f.Path, f.Owner, f.Group)
 }
 
+// ClaimedPaths names the file, which a purged directory keeps.
+func (f *File) ClaimedPaths() []string { return []string{f.Path} }
+
 // Check compares the file on the host with the promise.
 func (f *File) Check(ctx context.Context, env *Env) (*Diff, error) {
 	p := env.Path(f.Path)

@@ -53,6 +53,16 @@ type Serializer interface {
 	SerialKey() string
 }
 
+// PathClaimer is implemented by promise types that manage paths on the
+// host: a file, a directory, a symlink, an archive's destination and what
+// it extracts. Before a run starts, the engine gathers the claims of every
+// promise of the plan into Env.Managed, so that a directory promise with
+// purge keeps the entries other promises manage, whatever order they run
+// in. Paths are host paths (absolute and clean, not under Root).
+type PathClaimer interface {
+	ClaimedPaths() []string
+}
+
 // Env is what a promise sees of the run it is part of. It is shared by all
 // promises of a run and must not be modified once the run has started.
 type Env struct {
@@ -67,6 +77,10 @@ type Env struct {
 	BackupDir string
 	// Log receives debug detail; user-facing results go through Diff.
 	Log *slog.Logger
+	// Managed holds the host paths claimed by the promises of the run (see
+	// PathClaimer). The engine fills it before the run starts; nil means
+	// the claims are unknown, and directory promises then refuse to purge.
+	Managed map[string]bool
 }
 
 // Path maps an absolute path of the managed host to the local filesystem,
