@@ -35,26 +35,30 @@ func Load(paths []string, opts Options) ([]*promise.Promise, error) {
 	var (
 		all  []*promise.Promise
 		errs ErrorList
-		seen = map[promise.Ref]*promise.Promise{}
+		seen = map[string]*promise.Promise{}
 	)
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			return nil, fmt.Errorf("read bundle: %w", err)
 		}
-		ps, perrs := Parse(f, src, opts)
+		ps, perrs := parse(f, src, opts)
 		errs = append(errs, perrs...)
-		for _, p := range ps {
-			dup := false
+		for _, e := range ps {
+			p, dup := e.p, false
 			for _, r := range p.Refs() {
-				if first, ok := seen[r]; ok {
-					errs.add(p.Pos, "duplicate promise %s (first declared at %s)", r, first.Pos)
+				key := r.String()
+				if _, ok := p.Resource.(promise.Keyed); ok {
+					key = p.ID()
+				}
+				if first, ok := seen[key]; ok {
+					errs.add(p.Pos, "duplicate promise %s (first declared at %s)", key, first.Pos)
 					dup = true
 					break
 				}
-				seen[r] = p
+				seen[key] = p
 			}
-			if !dup && p.Resource != nil {
+			if !dup && e.ok {
 				all = append(all, p)
 			}
 		}
@@ -103,8 +107,26 @@ var bundleKeys = []string{"vars", "promises"}
 
 // Parse reads one bundle from src; name is used in positions and to resolve
 // relative paths. It returns the promises that decoded cleanly and every
-// problem found.
+// problem found. Unlike Load, it does not look for duplicates.
 func Parse(name string, src []byte, opts Options) ([]*promise.Promise, ErrorList) {
+	entries, errs := parse(name, src, opts)
+	var out []*promise.Promise
+	for _, e := range entries {
+		if e.ok {
+			out = append(out, e.p)
+		}
+	}
+	return out, errs
+}
+
+// entry is a promise as far as it could be read; ok is false when it has
+// errors, and it is then only used to find duplicates.
+type entry struct {
+	p  *promise.Promise
+	ok bool
+}
+
+func parse(name string, src []byte, opts Options) ([]entry, ErrorList) {
 	var errs ErrorList
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
@@ -152,13 +174,10 @@ func Parse(name string, src []byte, opts Options) ([]*promise.Promise, ErrorList
 		return nil, errs
 	}
 	d := &decoder{file: name, dir: filepath.Dir(name), tmpl: newTemplater(vars, opts.Facts)}
-	var out []*promise.Promise
+	var out []entry
 	for _, n := range promisesNode.Content {
-		if p, ok := d.promise(n); ok {
-			out = append(out, p)
-		} else if p != nil {
-			// Keep the promise for duplicate detection only.
-			out = append(out, &promise.Promise{Type: p.Type, Subjects: p.Subjects, Pos: p.Pos})
+		if p, ok := d.promise(n); p != nil {
+			out = append(out, entry{p, ok})
 		}
 	}
 	errs = append(errs, d.errs...)

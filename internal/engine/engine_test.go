@@ -346,3 +346,66 @@ func TestCancelledRunSkips(t *testing.T) {
 		t.Errorf("cancelled run did %v", log.events)
 	}
 }
+
+// TestKeyedLinesInOrder checks that several line promises on one file run
+// in the order written, and that a reference to the file's lines waits for
+// all of them.
+func TestKeyedLinesInOrder(t *testing.T) {
+	src := []byte(`promises:
+  - file: /etc/after
+    content: done
+    require: line:/etc/conf
+  - line: /etc/conf
+    create: true
+    text: a=1
+  - line: /etc/conf
+    text: b=2
+    match: '^b='
+  - line: /etc/conf
+    text: c=3
+  - line: /etc/conf
+    text: a=1
+    state: absent
+  - line: /etc/conf
+    text: d=4
+`)
+	for i := range 5 {
+		root := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ps, errs := bundle.Parse("lines.yaml", src, bundle.Options{})
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		env := &promise.Env{Root: root}
+		plan, err := NewPlan(ps, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := plan.Run(context.Background(), env, Options{Parallel: 8})
+		if rep.Totals.Failed > 0 {
+			t.Fatalf("run %d: %+v", i, rep.Results)
+		}
+		got, _ := os.ReadFile(filepath.Join(root, "etc/conf"))
+		if string(got) != "b=2\nc=3\nd=4\n" {
+			t.Fatalf("run %d: conf = %q, want the edits applied in order", i, got)
+		}
+		if rep.Results[0].Status != Changed {
+			t.Errorf("file:/etc/after = %s", rep.Results[0].Status)
+		}
+	}
+	_, err := bundle.Load([]string{writeTemp(t, "promises:\n  - line: /etc/x\n    text: a\n  - line: /etc/x\n    text: a\n")}, bundle.Options{})
+	if err == nil || !strings.Contains(err.Error(), "duplicate promise line:/etc/x[a]") {
+		t.Errorf("two identical line promises: error = %v, want a duplicate", err)
+	}
+}
+
+func writeTemp(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "b.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

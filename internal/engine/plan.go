@@ -32,7 +32,7 @@ func (pl *Plan) Len() int { return len(pl.nodes) }
 func NewPlan(ps []*promise.Promise, env *promise.Env) (*Plan, error) {
 	var errs bundle.ErrorList
 	pl := &Plan{nodes: make([]*node, len(ps))}
-	byRef := map[promise.Ref]*node{}
+	byRef := map[promise.Ref][]*node{}
 	for i, p := range ps {
 		n := &node{p: p, idx: i}
 		if s, ok := p.Resource.(promise.Serializer); ok {
@@ -40,19 +40,21 @@ func NewPlan(ps []*promise.Promise, env *promise.Env) (*Plan, error) {
 		}
 		pl.nodes[i] = n
 		for _, r := range p.Refs() {
-			byRef[r] = n
+			byRef[r] = append(byRef[r], n)
 		}
 		if t, _ := promise.Lookup(p.Type); env.Rooted() && !t.Rooted {
 			errs = append(errs, &bundle.Error{Pos: p.Pos, Msg: fmt.Sprintf("%s promises cannot honour --root (they act on the running system): apply them without --root", p.Type)})
 		}
 	}
-	find := func(from *node, r promise.Ref) *node {
+	// find returns the promises a reference names: one, or several Keyed
+	// promises sharing a subject.
+	find := func(from *node, r promise.Ref) []*node {
 		key := promise.Ref{Type: r.Type, Subject: r.Subject}
-		n, ok := byRef[key]
+		ns, ok := byRef[key]
 		if !ok {
 			errs = append(errs, &bundle.Error{Pos: r.Pos, Msg: fmt.Sprintf("%s refers to %s, which is not declared", from.p.ID(), key)})
 		}
-		return n
+		return ns
 	}
 	edge := func(from, to *node) { // to depends on from
 		if from == to {
@@ -66,26 +68,38 @@ func NewPlan(ps []*promise.Promise, env *promise.Env) (*Plan, error) {
 		to.deps = append(to.deps, from)
 		from.dependers = append(from.dependers, to)
 	}
+	// Keyed promises that share a subject (several line edits of one file)
+	// run in the order they were written.
+	for _, n := range pl.nodes {
+		if _, ok := n.p.Resource.(promise.Keyed); ok {
+			same := byRef[n.p.Refs()[0]]
+			for i := 1; i < len(same); i++ {
+				if same[i] == n {
+					edge(same[i-1], n)
+				}
+			}
+		}
+	}
 	for _, n := range pl.nodes {
 		for _, r := range n.p.Require {
-			if d := find(n, r); d != nil {
+			for _, d := range find(n, r) {
 				edge(d, n)
 			}
 		}
 		for _, r := range n.p.Before {
-			if d := find(n, r); d != nil {
+			for _, d := range find(n, r) {
 				edge(n, d)
 			}
 		}
 		for _, r := range n.p.Notify {
-			if d := find(n, r); d != nil {
+			for _, d := range find(n, r) {
 				edge(n, d)
 				d.notifiers = append(d.notifiers, n)
 			}
 		}
 		if a, ok := n.p.Resource.(promise.AutoRequirer); ok {
 			for _, r := range a.AutoRequire() {
-				if d, ok := byRef[r]; ok {
+				for _, d := range byRef[promise.Ref{Type: r.Type, Subject: r.Subject}] {
 					edge(d, n)
 				}
 			}

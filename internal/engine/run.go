@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,7 +181,7 @@ func (pl *Plan) prepare(nd *node, results []Result) Result {
 	r := Result{
 		ID:      nd.p.ID(),
 		Type:    nd.p.Type,
-		Subject: nd.p.ID()[len(nd.p.Type)+1:],
+		Subject: strings.Join(nd.p.Subjects, ","),
 		Source:  nd.p.Pos.String(),
 	}
 	for _, d := range nd.deps {

@@ -16,9 +16,14 @@ type Promise struct {
 }
 
 // ID is the promise's reference, "type:subject"; a promise with several
-// subjects joins them with commas ("package:curl,nginx").
+// subjects joins them with commas ("package:curl,nginx"), and a Keyed
+// promise adds its key in brackets ("line:/etc/hosts[127.0.0.1 db]").
 func (p *Promise) ID() string {
-	return p.Type + ":" + strings.Join(p.Subjects, ",")
+	id := p.Type + ":" + strings.Join(p.Subjects, ",")
+	if k, ok := p.Resource.(Keyed); ok {
+		id += "[" + k.Key() + "]"
+	}
+	return id
 }
 
 // Refs lists every reference that names this promise: one per subject.

@@ -47,6 +47,13 @@ type AutoRequirer interface {
 	AutoRequire() []Ref
 }
 
+// Keyed is implemented by promise types of which several promises may
+// share one subject: several line promises edit one file. Key tells them
+// apart; a reference to the subject ("line:/etc/hosts") names them all.
+type Keyed interface {
+	Key() string
+}
+
 // Serializer is implemented by promise types that must not run at the same
 // time as other promises with the same key (package managers hold a lock).
 type Serializer interface {
