@@ -102,12 +102,15 @@ func TestApplyJSON(t *testing.T) {
 	b := writeBundle(t, `promises:
   - file: /ok
     content: x
-  - file: /missing-dir/f
+  - file: /blocker/f
     content: y
   - file: /after
     content: z
-    require: file:/missing-dir/f
+    require: file:/blocker/f
 `)
+	if err := os.WriteFile(filepath.Join(root, "blocker"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut := run(t, "apply", b, "--root", root, "--json")
 	if code != ExitFailed {
 		t.Fatalf("exit %d, want 1 (a promise failed)\n%s%s", code, out, errOut)
@@ -133,10 +136,10 @@ func TestApplyJSON(t *testing.T) {
 	if p[0].ID != "file:/ok" || p[0].Type != "file" || p[0].Status != "changed" || p[0].Diff == nil || !strings.Contains(p[0].Diff.Content, "+x") || p[0].DurationMS == nil {
 		t.Errorf("promise 0 = %+v", p[0])
 	}
-	if p[1].Status != "failed" || !strings.Contains(p[1].Error, "no such file or directory") {
+	if p[1].Status != "failed" || !strings.Contains(p[1].Error, "not a directory") {
 		t.Errorf("promise 1 = %+v, want failed with the cause", p[1])
 	}
-	if p[2].Status != "skipped" || p[2].Reason != "requires file:/missing-dir/f, which failed" {
+	if p[2].Status != "skipped" || p[2].Reason != "requires file:/blocker/f, which failed" {
 		t.Errorf("promise 2 = %+v, want skipped with the reason", p[2])
 	}
 	if rep.Totals["promises"] != 3 || rep.Totals["changed"] != 1 || rep.Totals["failed"] != 1 || rep.Totals["skipped"] != 1 {

@@ -203,6 +203,13 @@ func (f *File) Apply(ctx context.Context, env *Env, d *Diff) error {
 				return err
 			}
 		}
+		if !exists {
+			// Like a package manager, create the parent directories a new
+			// file needs (0755); a directory promise manages them further.
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+		}
 		return writeAtomicBytes(p, data, perm, own)
 	}
 	return fixAttrs(p, st, f.Mode, want)
