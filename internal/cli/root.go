@@ -116,6 +116,7 @@ host and changes only what is needed.`,
 		a.validateCommand(),
 		a.factsCommand(),
 		a.versionCommand(),
+		a.superviseCommand(),
 	)
 	return root
 }
