@@ -56,7 +56,7 @@ promises:
 			setup:   func(r *fsRunner) { r.mkdir("/srv", 0o755) },
 			bundle:  fmt.Sprintf("promises:\n  - directory: /srv/app\n    owner: %q\n    group: %q\n", fmt.Sprint(os.Getuid()), fmt.Sprint(os.Getgid())),
 			want:    map[string]string{"srv": "d 0755", "srv/app": "d 0755"},
-			changes: []promise.Change{{Field: "state", Before: "absent", After: "present"}, {Field: "mode", After: "0755"}, {Field: "owner", After: fmt.Sprint(os.Getuid())}, {Field: "group", After: fmt.Sprint(os.Getgid())}},
+			changes: []promise.Change{{Field: "state", Before: "absent", After: "present"}, {Field: "mode", After: "0755"}, {Field: "owner", After: hostName(t, "passwd", os.Getuid())}, {Field: "group", After: hostName(t, "group", os.Getgid())}},
 		},
 		{
 			name:    "absent and empty",
@@ -244,4 +244,21 @@ func TestDirectoryValidate(t *testing.T) {
 			t.Errorf("errors of\n%s\n= %q\nwant %q", tt.bundle, got, tt.want)
 		}
 	}
+}
+
+// hostName is the running system's name for a uid or gid (the root of these
+// tests has no /etc/passwd, so names come from the host's), or the number.
+func hostName(t *testing.T, db string, id int) string {
+	t.Helper()
+	b, err := os.ReadFile("/etc/" + db)
+	if err != nil {
+		return fmt.Sprint(id)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) > 2 && f[2] == fmt.Sprint(id) {
+			return f[0]
+		}
+	}
+	return fmt.Sprint(id)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -174,6 +175,8 @@ func (r *Line) Apply(ctx context.Context, env *Env, d *Diff) error {
 		if err := backup(env, r.Path, r.Backup == nil || *r.Backup); err != nil {
 			return err
 		}
+	} else if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err // create: true makes missing parents, as a file promise does
 	}
 	return writeAtomicBytes(p, edited, perm, own)
 }

@@ -2,7 +2,9 @@ package promise
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -16,7 +18,7 @@ func lookupID(env *Env, db, name string) (int, error) {
 	if n, err := strconv.Atoi(name); err == nil {
 		return n, nil
 	}
-	ents, err := readDB(env.Path("/etc/" + db))
+	ents, err := rootDB(env, db)
 	if err != nil {
 		return 0, err
 	}
@@ -38,7 +40,7 @@ func lookupID(env *Env, db, name string) (int, error) {
 
 // nameOf returns the name for a numeric id in db, or the number itself.
 func nameOf(env *Env, db string, id int) string {
-	ents, err := readDB(env.Path("/etc/" + db))
+	ents, err := rootDB(env, db)
 	if err == nil {
 		for _, e := range ents {
 			if len(e) > 2 && e[2] == strconv.Itoa(id) {
@@ -47,6 +49,17 @@ func nameOf(env *Env, db string, id int) string {
 		}
 	}
 	return strconv.Itoa(id)
+}
+
+// rootDB reads /etc/passwd or /etc/group of the host being converged: the
+// one under --root when it has one, else the running system's, so that an
+// empty scratch root still knows root and the system accounts.
+func rootDB(env *Env, db string) ([][]string, error) {
+	ents, err := readDB(env.Path("/etc/" + db))
+	if err != nil && env.Rooted() && errors.Is(err, fs.ErrNotExist) {
+		return readDB("/etc/" + db)
+	}
+	return ents, err
 }
 
 // readDB reads a colon-separated database such as /etc/passwd.

@@ -189,6 +189,10 @@ func (r *Symlink) Apply(ctx context.Context, env *Env, d *Diff) error {
 			}
 		}
 	}
+	// Like a file, a new link gets the parent directories it needs (0755).
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
 	tmp := tempName(p)
 	if err := os.Symlink(r.Target, tmp); err != nil {
 		return fmt.Errorf("create link: %w", err)
