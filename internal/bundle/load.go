@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -21,6 +23,20 @@ type Options struct {
 	Vars map[string]any
 	// Facts are the host's facts, available to templates as .facts.
 	Facts map[string]any
+	// FactsFunc, when Facts is nil, gathers the facts the first time a
+	// template refers to them, so that bundles without facts do not wait.
+	FactsFunc func() map[string]any
+}
+
+// facts returns the function templates get the facts from.
+func (o Options) facts() func() map[string]any {
+	switch {
+	case o.Facts != nil:
+		return func() map[string]any { return o.Facts }
+	case o.FactsFunc != nil:
+		return sync.OnceValue(o.FactsFunc)
+	}
+	return func() map[string]any { return map[string]any{} }
 }
 
 // Load reads the bundles at paths (files, or directories whose *.yaml and
@@ -32,6 +48,7 @@ func Load(paths []string, opts Options) ([]*promise.Promise, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.FactsFunc, opts.Facts = opts.facts(), nil // gathered once for all files
 	var (
 		all  []*promise.Promise
 		errs ErrorList
@@ -128,8 +145,8 @@ type entry struct {
 
 func parse(name string, src []byte, opts Options) ([]entry, ErrorList) {
 	var errs ErrorList
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	doc, err := parseYAML(src)
+	if err != nil {
 		errs = append(errs, syntaxError(name, err))
 		return nil, errs
 	}
@@ -173,14 +190,35 @@ func parse(name string, src []byte, opts Options) ([]entry, ErrorList) {
 		errs.add(posOf(name, promisesNode), "promises: expected a list, got %s", kindName(promisesNode))
 		return nil, errs
 	}
-	d := &decoder{file: name, dir: filepath.Dir(name), tmpl: newTemplater(vars, opts.Facts)}
-	var out []entry
-	for _, n := range promisesNode.Content {
-		if p, ok := d.promise(n); p != nil {
-			out = append(out, entry{p, ok})
-		}
+	tmpl := newTemplater(vars, opts.facts())
+	// Promises decode independently: large bundles are split across the
+	// CPUs, and the results are put back in declaration order.
+	items := promisesNode.Content
+	parts := 1
+	if len(items) >= 256 {
+		parts = min(runtime.GOMAXPROCS(0), 8)
 	}
-	errs = append(errs, d.errs...)
+	decoders := make([]*decoder, parts)
+	outs := make([][]entry, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		d := &decoder{file: name, dir: filepath.Dir(name), tmpl: tmpl}
+		decoders[i] = d
+		chunk := items[i*len(items)/parts : (i+1)*len(items)/parts]
+		wg.Go(func() {
+			for _, n := range chunk {
+				if p, ok := d.promise(n); p != nil {
+					outs[i] = append(outs[i], entry{p, ok})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var out []entry
+	for i, d := range decoders {
+		out = append(out, outs[i]...)
+		errs = append(errs, d.errs...)
+	}
 	return out, errs
 }
 

@@ -5,21 +5,33 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"text/template"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// templater evaluates Go templates with a bundle's vars and the facts.
+// templater evaluates Go templates with a bundle's vars and the facts. It
+// is safe for concurrent use.
 type templater struct {
-	data map[string]any
+	vars  map[string]any
+	facts func() map[string]any // gathers once, on first use
+	once  sync.Once
+	data  map[string]any
 }
 
-func newTemplater(vars, facts map[string]any) *templater {
-	if facts == nil {
-		facts = map[string]any{}
+func newTemplater(vars map[string]any, facts func() map[string]any) *templater {
+	return &templater{vars: vars, facts: facts}
+}
+
+// dataFor returns the template data; the facts are gathered only for a
+// template that mentions them.
+func (t *templater) dataFor(text string) map[string]any {
+	if !strings.Contains(text, "facts") {
+		return map[string]any{"vars": t.vars, "facts": map[string]any{}}
 	}
-	return &templater{data: map[string]any{"vars": vars, "facts": facts}}
+	t.once.Do(func() { t.data = map[string]any{"vars": t.vars, "facts": t.facts()} })
+	return t.data
 }
 
 // funcs are the functions templates may call besides the built-in ones.
@@ -57,7 +69,7 @@ func (t *templater) render(name, text string) (string, error) {
 		return "", cleanTemplateError(name, err)
 	}
 	var b bytes.Buffer
-	if err := tp.Execute(&b, t.data); err != nil {
+	if err := tp.Execute(&b, t.dataFor(text)); err != nil {
 		return "", cleanTemplateError(name, err)
 	}
 	return b.String(), nil

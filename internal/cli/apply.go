@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -46,12 +47,15 @@ Exit status:
   phenix apply site.yaml --json | jq '.promises[] | select(.status=="failed")'`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			t0 := time.Now()
 			plan, env, err := lf.load(args)
 			if err != nil {
 				return err
 			}
+			log := a.logger()
+			log.DebugContext(cmd.Context(), "bundles loaded and planned", "promises", plan.Len(), "took", time.Since(t0))
 			env.DryRun = dryRun
-			opts := engine.Options{Parallel: parallel, Log: a.logger()}
+			opts := engine.Options{Parallel: parallel, Log: log}
 			var prog *progress
 			if !asJSON {
 				if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {

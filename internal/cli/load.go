@@ -73,7 +73,11 @@ func (lf *loadFlags) load(paths []string) (*engine.Plan, *promise.Env, error) {
 	if err != nil {
 		return nil, nil, badInput(err)
 	}
-	ps, err := bundle.Load(paths, bundle.Options{Vars: vars, Facts: facts.Gather(env.Root).Map()})
+	// Facts are gathered beside the parsing, and only waited for when a
+	// template refers to them.
+	factsc := make(chan map[string]any, 1)
+	go func() { factsc <- facts.Gather(env.Root).Map() }()
+	ps, err := bundle.Load(paths, bundle.Options{Vars: vars, FactsFunc: func() map[string]any { return <-factsc }})
 	if err != nil {
 		return nil, nil, badInput(err)
 	}

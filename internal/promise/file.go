@@ -103,7 +103,7 @@ func (f *File) ClaimedPaths() []string { return []string{f.Path} }
 func (f *File) Check(ctx context.Context, env *Env) (*Diff, error) {
 	p := env.Path(f.Path)
 	d := &Diff{}
-	st, err := os.Lstat(p)
+	st, old, err := readNoFollow(p, f.hasData && f.State != "absent")
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -122,22 +122,14 @@ func (f *File) Check(ctx context.Context, env *Env) (*Diff, error) {
 	}
 	if exists && st.Mode()&fs.ModeSymlink != 0 {
 		d.Add("type", "symlink", "file")
-		exists = false
+		exists, old = false, nil
 	}
 	if !exists && !d.Has("type") {
 		d.Add("state", "absent", "present")
 	}
-	if f.hasData {
-		var old []byte
-		if exists {
-			if old, err = os.ReadFile(p); err != nil {
-				return nil, err
-			}
-		}
-		if !exists || !bytes.Equal(old, f.data) {
-			if exists || len(f.data) > 0 {
-				d.Content = contentDiff(f.Path, old, f.data)
-			}
+	if f.hasData && (!exists || !bytes.Equal(old, f.data)) {
+		if exists || len(f.data) > 0 {
+			d.Content = contentDiff(f.Path, old, f.data)
 		}
 	}
 	want, err := wantOwner(env, f.Owner, f.Group)
