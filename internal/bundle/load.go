@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +25,9 @@ type Options struct {
 	// FactsFunc, when Facts is nil, gathers the facts the first time a
 	// template refers to them, so that bundles without facts do not wait.
 	FactsFunc func() map[string]any
+	// CacheDir, when set, is where Load keeps decoded bundles between runs
+	// (see cache.go). "" disables the cache.
+	CacheDir string
 }
 
 // facts returns the function templates get the facts from.
@@ -48,18 +50,35 @@ func Load(paths []string, opts Options) ([]*promise.Promise, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.FactsFunc, opts.Facts = opts.facts(), nil // gathered once for all files
+	srcs := make([][]byte, len(files))
+	for i, f := range files {
+		if srcs[i], err = os.ReadFile(f); err != nil {
+			return nil, fmt.Errorf("read bundle: %w", err)
+		}
+	}
+	// Facts are gathered once for all files, and only if a template asks.
+	gather := opts.facts()
+	factsUsed := false
+	opts.Facts, opts.FactsFunc = nil, func() map[string]any {
+		factsUsed = true
+		return gather()
+	}
+	var key string
+	if opts.CacheDir != "" {
+		key = cacheKey(files, srcs, opts.Vars)
+		if ps, ok := loadCached(opts, key); ok {
+			return ps, nil
+		}
+	}
 	var (
 		all  []*promise.Promise
 		errs ErrorList
 		seen = map[string]*promise.Promise{}
 	)
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("read bundle: %w", err)
-		}
-		ps, perrs := parse(f, src, opts)
+	fileVars := map[string]map[string]any{}
+	for i, f := range files {
+		ps, vars, perrs := parse(f, srcs[i], opts)
+		fileVars[f] = vars
 		errs = append(errs, perrs...)
 		for _, e := range ps {
 			p, dup := e.p, false
@@ -82,6 +101,13 @@ func Load(paths []string, opts Options) ([]*promise.Promise, error) {
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
+	}
+	if opts.CacheDir != "" {
+		var facts map[string]any
+		if factsUsed {
+			facts = gather()
+		}
+		storeCached(opts.CacheDir, key, all, fileVars, facts)
 	}
 	return all, nil
 }
@@ -126,7 +152,7 @@ var bundleKeys = []string{"vars", "promises"}
 // relative paths. It returns the promises that decoded cleanly and every
 // problem found. Unlike Load, it does not look for duplicates.
 func Parse(name string, src []byte, opts Options) ([]*promise.Promise, ErrorList) {
-	entries, errs := parse(name, src, opts)
+	entries, _, errs := parse(name, src, opts)
 	var out []*promise.Promise
 	for _, e := range entries {
 		if e.ok {
@@ -143,21 +169,22 @@ type entry struct {
 	ok bool
 }
 
-func parse(name string, src []byte, opts Options) ([]entry, ErrorList) {
+// parse also returns the bundle's vars, merged with opts.Vars.
+func parse(name string, src []byte, opts Options) ([]entry, map[string]any, ErrorList) {
 	var errs ErrorList
-	doc, err := parseYAML(src)
-	if err != nil {
+	doc := new(yaml.Node)
+	if err := yaml.Unmarshal(src, doc); err != nil {
 		errs = append(errs, syntaxError(name, err))
-		return nil, errs
+		return nil, nil, errs
 	}
 	if len(doc.Content) == 0 {
 		errs.add(promise.Pos{File: name, Line: 1, Col: 1}, "empty bundle: expected a mapping with a promises list")
-		return nil, errs
+		return nil, nil, errs
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		errs.add(posOf(name, root), "expected a mapping with keys vars and promises, got %s", kindName(root))
-		return nil, errs
+		return nil, nil, errs
 	}
 	var varsNode, promisesNode *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -184,42 +211,22 @@ func parse(name string, src []byte, opts Options) ([]entry, ErrorList) {
 	}
 	if promisesNode == nil {
 		errs.add(posOf(name, root), "missing promises: expected a list of promises")
-		return nil, errs
+		return nil, nil, errs
 	}
 	if promisesNode.Kind != yaml.SequenceNode {
 		errs.add(posOf(name, promisesNode), "promises: expected a list, got %s", kindName(promisesNode))
-		return nil, errs
+		return nil, nil, errs
 	}
 	tmpl := newTemplater(vars, opts.facts())
-	// Promises decode independently: large bundles are split across the
-	// CPUs, and the results are put back in declaration order.
-	items := promisesNode.Content
-	parts := 1
-	if len(items) >= 256 {
-		parts = min(runtime.GOMAXPROCS(0), 8)
-	}
-	decoders := make([]*decoder, parts)
-	outs := make([][]entry, parts)
-	var wg sync.WaitGroup
-	for i := range parts {
-		d := &decoder{file: name, dir: filepath.Dir(name), tmpl: tmpl}
-		decoders[i] = d
-		chunk := items[i*len(items)/parts : (i+1)*len(items)/parts]
-		wg.Go(func() {
-			for _, n := range chunk {
-				if p, ok := d.promise(n); p != nil {
-					outs[i] = append(outs[i], entry{p, ok})
-				}
-			}
-		})
-	}
-	wg.Wait()
+	d := &decoder{file: name, dir: filepath.Dir(name), tmpl: tmpl}
 	var out []entry
-	for i, d := range decoders {
-		out = append(out, outs[i]...)
-		errs = append(errs, d.errs...)
+	for _, n := range promisesNode.Content {
+		if p, ok := d.promise(n); p != nil {
+			out = append(out, entry{p, ok})
+		}
 	}
-	return out, errs
+	errs = append(errs, d.errs...)
+	return out, vars, errs
 }
 
 // syntaxError turns a yaml.v3 parse error ("yaml: line 3: ...") into an

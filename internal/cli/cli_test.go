@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
+// cacheHome keeps the bundle cache of the tests out of the user's.
+var cacheHome = filepath.Join(os.TempDir(), fmt.Sprintf("phenix-cli-test-cache-%d", os.Getpid()))
+
 // run runs the CLI in-process and returns its exit status and output.
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	t.Setenv("XDG_CACHE_HOME", cacheHome)
 	var out, errb bytes.Buffer
 	code = Run(context.Background(), args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()

@@ -20,12 +20,14 @@ type loadFlags struct {
 	root      string
 	vars      []string
 	varsFiles []string
+	noCache   bool
 }
 
 func (lf *loadFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&lf.root, "root", "", "apply file, directory, symlink, line and archive promises under `DIR` as if it were /")
 	cmd.Flags().StringArrayVar(&lf.vars, "var", nil, "set a template var, `key=value` (repeatable; overrides bundle vars)")
 	cmd.Flags().StringArrayVar(&lf.varsFiles, "vars-file", nil, "read template vars from a YAML mapping in `FILE` (repeatable)")
+	cmd.Flags().BoolVar(&lf.noCache, "no-cache", false, "parse the bundles even if they are unchanged since the last run")
 }
 
 // vars merges --vars-file files in order, then --var pairs.
@@ -77,7 +79,7 @@ func (lf *loadFlags) load(paths []string) (*engine.Plan, *promise.Env, error) {
 	// template refers to them.
 	factsc := make(chan map[string]any, 1)
 	go func() { factsc <- facts.Gather(env.Root).Map() }()
-	ps, err := bundle.Load(paths, bundle.Options{Vars: vars, FactsFunc: func() map[string]any { return <-factsc }})
+	ps, err := bundle.Load(paths, bundle.Options{Vars: vars, FactsFunc: func() map[string]any { return <-factsc }, CacheDir: lf.cacheDir()})
 	if err != nil {
 		return nil, nil, badInput(err)
 	}
@@ -86,4 +88,17 @@ func (lf *loadFlags) load(paths []string) (*engine.Plan, *promise.Env, error) {
 		return nil, nil, badInput(err)
 	}
 	return plan, env, nil
+}
+
+// cacheDir is where decoded bundles are kept between runs:
+// $XDG_CACHE_HOME/phenix/bundles, usually ~/.cache/phenix/bundles.
+func (lf *loadFlags) cacheDir() string {
+	if lf.noCache {
+		return ""
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "phenix", "bundles")
 }
