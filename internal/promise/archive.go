@@ -12,7 +12,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -83,7 +82,7 @@ type archiveRecord struct {
 	Entries []string `json:"entries"` // what was extracted, sorted
 }
 
-var checksumRE = regexp.MustCompile(`^sha256:[0-9a-fA-F]{64}$`)
+var checksumRE = lazyRegexp(`^sha256:[0-9a-fA-F]{64}$`)
 
 // Validate checks the attributes.
 func (a *Archive) Validate() []FieldError {
@@ -97,7 +96,7 @@ func (a *Archive) Validate() []FieldError {
 	case archiveFormatOf(a.Source) == "":
 		errs = append(errs, Errf("source", "unknown archive format %q: expected a name ending in .tar.gz, .tgz, .tar or .zip", path.Base(a.Source)))
 	}
-	if a.Checksum != "" && !checksumRE.MatchString(a.Checksum) {
+	if a.Checksum != "" && !checksumRE().MatchString(a.Checksum) {
 		errs = append(errs, Errf("checksum", "bad checksum %q: expected sha256: and 64 hex digits", a.Checksum))
 	}
 	if a.Creates != "" {

@@ -218,7 +218,7 @@ func editCrontab(old []byte, name string, entry []string) (_ []byte, found bool)
 // isCronAssignment reports whether line sets an environment variable.
 func isCronAssignment(line string) bool {
 	name, _, ok := strings.Cut(strings.TrimSpace(line), "=")
-	return ok && envName.MatchString(strings.TrimSpace(name))
+	return ok && envName().MatchString(strings.TrimSpace(name))
 }
 
 // isCronEntry reports whether line is a job: not blank, not a comment.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -64,7 +63,7 @@ var (
 // promise gives no timeout.
 const defaultExecTimeout = 5 * time.Minute
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envName = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validate checks the attributes.
 func (e *Exec) Validate() []FieldError {
@@ -97,7 +96,7 @@ func (e *Exec) Validate() []FieldError {
 func checkEnv(field string, env map[string]string) []FieldError {
 	var errs []FieldError
 	for _, k := range sortedKeys(env) {
-		if !envName.MatchString(k) {
+		if !envName().MatchString(k) {
 			errs = append(errs, Errf(field, "bad variable name %q: expected letters, digits and _", k))
 		}
 		if strings.ContainsAny(env[k], "\n\x00") {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"strings"
 )
 
@@ -65,16 +64,16 @@ type pkgProvider interface {
 
 var (
 	// pkgName is a Debian package name, optionally with an architecture.
-	pkgName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`)
+	pkgName = lazyRegexp(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`)
 	// pkgVersion is a Debian version: [epoch:]upstream[-revision].
-	pkgVersion = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$`)
+	pkgVersion = lazyRegexp(`^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$`)
 )
 
 // Validate checks the attributes.
 func (p *Package) Validate() []FieldError {
 	errs := checkState(p.State, "installed", "absent", "latest")
 	for _, n := range p.Names {
-		if !pkgName.MatchString(n) {
+		if !pkgName().MatchString(n) {
 			errs = append(errs, Errf("package", "bad package name %q: expected lower-case letters, digits and + . -", n))
 		}
 	}
@@ -84,7 +83,7 @@ func (p *Package) Validate() []FieldError {
 			errs = append(errs, Errf("version", "a version pins a single package: split the list into one promise per pinned package"))
 		case p.State == "absent" || p.State == "latest":
 			errs = append(errs, Errf("version", "a version only goes with state installed, not %s", p.State))
-		case !pkgVersion.MatchString(p.Version):
+		case !pkgVersion().MatchString(p.Version):
 			errs = append(errs, Errf("version", "bad version %q: expected a Debian version such as 1.2-3", p.Version))
 		}
 	}

@@ -3,7 +3,6 @@ package promise
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,11 +53,11 @@ var (
 const hiddenValue = "(hidden)"
 
 // accountName is a user or group name useradd and groupadd accept.
-var accountName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
+var accountName = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
 
 // cryptHash is a crypt(3) hash ("$id$…", traditional DES) or a locked
 // account marker ("!…", "*").
-var cryptHash = regexp.MustCompile(`^(\$[^:\s]+|[!*][^:\s]*|[./0-9A-Za-z]{13}|)$`)
+var cryptHash = lazyRegexp(`^(\$[^:\s]+|[!*][^:\s]*|[./0-9A-Za-z]{13}|)$`)
 
 // Validate checks the attributes.
 func (u *User) Validate() []FieldError {
@@ -95,7 +94,7 @@ func (u *User) Validate() []FieldError {
 			errs = append(errs, Errf(f[0], "must not contain a colon or a newline"))
 		}
 	}
-	if u.Password != nil && !cryptHash.MatchString(*u.Password) {
+	if u.Password != nil && !cryptHash().MatchString(*u.Password) {
 		errs = append(errs, Errf("password", "expected a crypt(3) hash such as $6$salt$… (see mkpasswd), never a clear-text password"))
 	}
 	if u.State == "absent" && (u.UID != nil || u.GID != nil || u.Group != "" || u.Groups != nil || u.Home != "" || u.Shell != "" || u.Comment != nil || u.Password != nil) {
@@ -105,7 +104,7 @@ func (u *User) Validate() []FieldError {
 }
 
 func checkAccountName(field, name string) []FieldError {
-	if len(name) > 32 || !accountName.MatchString(name) || isNumber(name) {
+	if len(name) > 32 || !accountName().MatchString(name) || isNumber(name) {
 		return []FieldError{Errf(field, "bad name %q: expected letters, digits, _ . - (at most 32, not only digits)", name)}
 	}
 	return nil
