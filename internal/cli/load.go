@@ -75,11 +75,9 @@ func (lf *loadFlags) load(paths []string) (*engine.Plan, *promise.Env, error) {
 	if err != nil {
 		return nil, nil, badInput(err)
 	}
-	// Facts are gathered beside the parsing, and only waited for when a
-	// template refers to them.
-	factsc := make(chan map[string]any, 1)
-	go func() { factsc <- facts.Gather(env.Root).Map() }()
-	ps, err := bundle.Load(paths, bundle.Options{Vars: vars, FactsFunc: func() map[string]any { return <-factsc }, CacheDir: lf.cacheDir()})
+	// Facts are gathered only when a template refers to them.
+	gather := func() map[string]any { return facts.Gather(env.Root).Map() }
+	ps, err := bundle.Load(paths, bundle.Options{Vars: vars, FactsFunc: gather, CacheDir: lf.cacheDir()})
 	if err != nil {
 		return nil, nil, badInput(err)
 	}
