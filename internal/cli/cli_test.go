@@ -9,10 +9,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/phenixhq/phenix/internal/testenv"
 )
 
 // cacheHome keeps the bundle cache of the tests out of the user's.
-var cacheHome = filepath.Join(os.TempDir(), fmt.Sprintf("phenix-cli-test-cache-%d", os.Getpid()))
+var cacheHome string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "phenix-cli-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cacheHome = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	testenv.Cleanup()
+	os.Exit(code)
+}
 
 // run runs the CLI in-process and returns its exit status and output.
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -250,5 +265,41 @@ func TestFacts(t *testing.T) {
 	code, out, _ = run(t, "facts")
 	if code != 0 || !strings.Contains(out, "hostname") {
 		t.Errorf("facts: exit %d\n%s", code, out)
+	}
+}
+
+// TestExamplesHello applies examples/hello, the README's first command,
+// under a temporary root, twice, and checks what it built.
+func TestExamplesHello(t *testing.T) {
+	root := t.TempDir()
+	if code, out, errOut := run(t, "apply", "../../examples/hello", "--root", root); code != ExitChanged {
+		t.Fatalf("first apply: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := run(t, "apply", "../../examples/hello", "--root", root)
+	if code != ExitOK || !strings.Contains(out, "0 changed") {
+		t.Fatalf("second apply: exit %d\n%s%s", code, out, errOut)
+	}
+	host, _ := os.Hostname()
+	for path, want := range map[string]string{
+		"etc/motd":           "Hello from phenix on " + host + "\n",
+		"etc/hello/hosts":    "127.0.0.1 hello.local\n",
+		"srv/hello/current":  "release 1\n",
+		"etc/hello/app.conf": "# Managed by phenix: edits are repaired.\n[server]\nname = hello\nport = 8080\n",
+	} {
+		got, err := os.ReadFile(filepath.Join(root, path))
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		if !strings.HasPrefix(string(got), want) {
+			t.Errorf("%s = %q, want it to start with %q", path, got, want)
+		}
+	}
+	// A hand edit is repaired on the next run.
+	if err := os.WriteFile(filepath.Join(root, "etc/hello/app.conf"), []byte("port = 1\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := run(t, "apply", "../../examples/hello", "--root", root); code != ExitChanged || !strings.Contains(out, "file:/etc/hello/app.conf: content") {
+		t.Errorf("repair: exit %d\n%s", code, out)
 	}
 }
