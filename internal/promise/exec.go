@@ -117,13 +117,17 @@ func sortedKeys(m map[string]string) []string {
 
 // AutoRequire names the user promise of the user the command runs as and
 // the directory promise of its working directory.
-func (e *Exec) AutoRequire() []Ref {
+func (e *Exec) AutoRequire() []Ref { return processRefs(e.User, e.Cwd) }
+
+// processRefs names the user promise a process runs as and the directory
+// promise of its working directory, for the types that start processes.
+func processRefs(user, cwd string) []Ref {
 	var refs []Ref
-	if e.User != "" {
-		refs = append(refs, Ref{Type: "user", Subject: e.User})
+	if user != "" {
+		refs = append(refs, Ref{Type: "user", Subject: user})
 	}
-	if e.Cwd != "" {
-		refs = append(refs, Ref{Type: "directory", Subject: e.Cwd})
+	if cwd != "" {
+		refs = append(refs, Ref{Type: "directory", Subject: cwd})
 	}
 	return refs
 }

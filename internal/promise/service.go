@@ -214,16 +214,7 @@ func (r *Service) supervisorAttrs() []string {
 
 // AutoRequire names the user the service runs as and its working
 // directory.
-func (r *Service) AutoRequire() []Ref {
-	var refs []Ref
-	if r.User != "" {
-		refs = append(refs, Ref{Type: "user", Subject: r.User})
-	}
-	if r.Cwd != "" {
-		refs = append(refs, Ref{Type: "directory", Subject: r.Cwd})
-	}
-	return refs
-}
+func (r *Service) AutoRequire() []Ref { return processRefs(r.User, r.Cwd) }
 
 func (r *Service) state() string {
 	if r.State == "" {
