@@ -93,6 +93,23 @@ func TestApplyExitStatusesAndIdempotence(t *testing.T) {
 	}
 }
 
+func TestApplyCreatesMissingRoot(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "new", "root")
+	b := writeBundle(t, "promises:\n  - file: /etc/motd\n    content: hi\n")
+	if code, out, errOut := run(t, "apply", b, "--root", root, "--dry-run"); code != ExitChanged {
+		t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(root); err == nil {
+		t.Fatal("a dry run created the root")
+	}
+	if code, out, errOut := run(t, "apply", b, "--root", root); code != ExitChanged {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "etc/motd")); string(got) != "hi" {
+		t.Errorf("motd = %q", got)
+	}
+}
+
 func TestDryRunChangesNothing(t *testing.T) {
 	root := t.TempDir()
 	b := writeBundle(t, `promises:
@@ -211,7 +228,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"apply", "x.yaml", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"apply", "/nonexistent/x.yaml"}, "no such file or directory"},
 		{[]string{"apply", "x.yaml", "--var", "novalue"}, ""},
-		{[]string{"apply", "x.yaml", "--root", "/nonexistent-root"}, "--root /nonexistent-root: not a directory"},
+		{[]string{"apply", "x.yaml", "--root", "/etc/hostname"}, "--root /etc/hostname: not a directory"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			code, _, errOut := run(t, tt.args...)

@@ -65,8 +65,9 @@ func (lf *loadFlags) load(paths []string) (*engine.Plan, *promise.Env, error) {
 		if err != nil {
 			return nil, nil, badInput(fmt.Errorf("--root: %w", err))
 		}
-		st, err := os.Stat(abs)
-		if err != nil || !st.IsDir() {
+		// A root that does not exist yet is an empty tree: the promises
+		// create it as they create what is under it.
+		if st, err := os.Stat(abs); err == nil && !st.IsDir() {
 			return nil, nil, badInput(fmt.Errorf("--root %s: not a directory", lf.root))
 		}
 		env.Root = abs

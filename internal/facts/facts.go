@@ -95,10 +95,12 @@ func osRelease(f *Facts, root string) {
 		root = "/"
 	}
 	var data []byte
-	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
-		if b, err := os.ReadFile(filepath.Join(root, p)); err == nil {
-			data = b
-			break
+	// A root without an os-release (a scratch root) describes the host.
+	for _, r := range []string{root, "/"} {
+		for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+			if b, err := os.ReadFile(filepath.Join(r, p)); err == nil && data == nil {
+				data = b
+			}
 		}
 	}
 	kv := map[string]string{}
