@@ -18,6 +18,9 @@ type node struct {
 	serial    string  // lock key, "" for none
 }
 
+// refKey is a reference without its position, as a map key.
+type refKey struct{ typ, subject string }
+
 // Plan is an ordered, checked set of promises, ready to run.
 type Plan struct {
 	nodes []*node
@@ -32,27 +35,47 @@ func (pl *Plan) Len() int { return len(pl.nodes) }
 func NewPlan(ps []*promise.Promise, env *promise.Env) (*Plan, error) {
 	var errs bundle.ErrorList
 	pl := &Plan{nodes: make([]*node, len(ps))}
-	byRef := map[promise.Ref][]*node{}
+	backing := make([]node, len(ps)) // one allocation for all nodes
+	// byRef finds the node of a reference; the rare subjects shared by
+	// several Keyed promises keep the others in more.
+	byRef := make(map[refKey]*node, len(ps))
+	more := map[refKey][]*node{}
 	for i, p := range ps {
-		n := &node{p: p, idx: i}
+		n := &backing[i]
+		n.p, n.idx = p, i
 		if s, ok := p.Resource.(promise.Serializer); ok {
 			n.serial = s.SerialKey()
 		}
 		pl.nodes[i] = n
-		for _, r := range p.Refs() {
-			byRef[r] = append(byRef[r], n)
+		for _, s := range p.Subjects {
+			k := refKey{p.Type, s}
+			if _, dup := byRef[k]; dup {
+				more[k] = append(more[k], n)
+			} else {
+				byRef[k] = n
+			}
 		}
 		if t, _ := promise.Lookup(p.Type); env.Rooted() && !t.Rooted {
 			errs = append(errs, &bundle.Error{Pos: p.Pos, Msg: fmt.Sprintf("%s promises cannot honour --root (they act on the running system): apply them without --root", p.Type)})
 		}
 	}
-	// find returns the promises a reference names: one, or several Keyed
-	// promises sharing a subject.
-	find := func(from *node, r promise.Ref) []*node {
-		key := promise.Ref{Type: r.Type, Subject: r.Subject}
-		ns, ok := byRef[key]
+	// named returns the promises a reference names: one, or several Keyed
+	// promises sharing a subject, in declaration order.
+	named := func(r promise.Ref) []*node {
+		k := refKey{r.Type, r.Subject}
+		n, ok := byRef[k]
 		if !ok {
-			errs = append(errs, &bundle.Error{Pos: r.Pos, Msg: fmt.Sprintf("%s refers to %s, which is not declared", from.p.ID(), key)})
+			return nil
+		}
+		if extra := more[k]; extra != nil {
+			return append([]*node{n}, extra...)
+		}
+		return []*node{n}
+	}
+	find := func(from *node, r promise.Ref) []*node {
+		ns := named(r)
+		if ns == nil {
+			errs = append(errs, &bundle.Error{Pos: r.Pos, Msg: fmt.Sprintf("%s refers to %s, which is not declared", from.p.ID(), promise.Ref{Type: r.Type, Subject: r.Subject})})
 		}
 		return ns
 	}
@@ -70,14 +93,11 @@ func NewPlan(ps []*promise.Promise, env *promise.Env) (*Plan, error) {
 	}
 	// Keyed promises that share a subject (several line edits of one file)
 	// run in the order they were written.
-	for _, n := range pl.nodes {
-		if _, ok := n.p.Resource.(promise.Keyed); ok {
-			same := byRef[n.p.Refs()[0]]
-			for i := 1; i < len(same); i++ {
-				if same[i] == n {
-					edge(same[i-1], n)
-				}
-			}
+	for k, extra := range more {
+		prev := byRef[k]
+		for _, n := range extra {
+			edge(prev, n)
+			prev = n
 		}
 	}
 	for _, n := range pl.nodes {
@@ -99,8 +119,11 @@ func NewPlan(ps []*promise.Promise, env *promise.Env) (*Plan, error) {
 		}
 		if a, ok := n.p.Resource.(promise.AutoRequirer); ok {
 			for _, r := range a.AutoRequire() {
-				for _, d := range byRef[promise.Ref{Type: r.Type, Subject: r.Subject}] {
+				if d, ok := byRef[refKey{r.Type, r.Subject}]; ok {
 					edge(d, n)
+					for _, d := range more[refKey{r.Type, r.Subject}] {
+						edge(d, n)
+					}
 				}
 			}
 		}

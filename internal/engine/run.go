@@ -78,7 +78,7 @@ func (pl *Plan) Run(ctx context.Context, env *promise.Env, opts Options) *Report
 	if env.Managed == nil {
 		// Promises see a copy of env that knows every path the plan claims.
 		e := *env
-		e.Managed = pl.managed()
+		e.Managed = sync.OnceValue(pl.managed)
 		env = &e
 	}
 	par := opts.Parallel

@@ -1,13 +1,13 @@
 package promise
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // owner is a numeric owner for a file; -1 leaves a side unchanged.
@@ -64,5 +64,5 @@ func writeAtomic(path string, r io.Reader, perm os.FileMode, own owner) error {
 
 // writeAtomicBytes is writeAtomic for content in memory.
 func writeAtomicBytes(path string, data []byte, perm os.FileMode, own owner) error {
-	return writeAtomic(path, strings.NewReader(string(data)), perm, own)
+	return writeAtomic(path, bytes.NewReader(data), perm, own)
 }

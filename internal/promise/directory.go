@@ -182,7 +182,7 @@ func (r *Directory) unmanaged(env *Env, p string) ([]string, error) {
 			keep[name] = true
 		}
 	}
-	for m := range env.Managed {
+	for m := range env.Managed() {
 		claim(m)
 	}
 	if env.BackupDir != "" {

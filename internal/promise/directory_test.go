@@ -225,7 +225,7 @@ func TestDirectoryPurgeNeedsClaims(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the paths managed by the run are unknown") {
 		t.Fatalf("Check without Env.Managed: error %v, want a refusal", err)
 	}
-	diff, err := d.Check(context.Background(), &promise.Env{Root: root, Managed: map[string]bool{"/etc/app/a": true}})
+	diff, err := d.Check(context.Background(), &promise.Env{Root: root, Managed: func() map[string]bool { return map[string]bool{"/etc/app/a": true} }})
 	if err != nil || !diff.Empty() {
 		t.Fatalf("Check with /etc/app/a managed = %+v, %v; want an empty diff", diff, err)
 	}

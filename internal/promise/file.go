@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/aymanbagabas/go-udiff"
 )
@@ -32,7 +33,7 @@ type File struct {
 	Group    string  `yaml:"group"`
 	Backup   *bool   `yaml:"backup"` // keep a copy of replaced content (default true)
 
-	data    []byte // the wanted content, once resolved
+	data    []byte // the wanted content, once resolved; never modified
 	hasData bool
 }
 
@@ -69,7 +70,8 @@ func (f *File) Validate() []FieldError {
 func (f *File) Resolve(rc *ResolveContext) []FieldError {
 	switch {
 	case f.Content != nil:
-		f.data, f.hasData = []byte(*f.Content), true
+		// The content is only ever read: share the string's bytes.
+		f.data, f.hasData = unsafe.Slice(unsafe.StringData(*f.Content), len(*f.Content)), true
 	case f.Source != "":
 		b, err := os.ReadFile(resolvePath(rc.Dir, f.Source))
 		if err != nil {
@@ -86,7 +88,7 @@ func (f *File) Resolve(rc *ResolveContext) []FieldError {
 		if err != nil {
 			return []FieldError{Errf("template", "%v", err)}
 		}
-		f.data, f.hasData = []byte(out), true
+		f.data, f.hasData = unsafe.Slice(unsafe.StringData(out), len(out)), true
 	}
 	return nil
 }
@@ -101,24 +103,32 @@ func (f *File) ClaimedPaths() []string { return []string{f.Path} }
 
 // Check compares the file on the host with the promise.
 func (f *File) Check(ctx context.Context, env *Env) (*Diff, error) {
+	d, err := f.check(env)
+	if err != nil || d.Empty() {
+		return nil, err // a kept promise allocates no Diff
+	}
+	return &d, nil
+}
+
+func (f *File) check(env *Env) (Diff, error) {
 	p := env.Path(f.Path)
-	d := &Diff{}
+	var d Diff
 	st, old, err := readNoFollow(p, f.hasData && f.State != "absent")
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return d, err
 	}
 	if f.State == "absent" {
 		if exists {
 			if st.IsDir() {
-				return nil, fmt.Errorf("%s is a directory: use a directory promise to remove it", f.Path)
+				return d, fmt.Errorf("%s is a directory: use a directory promise to remove it", f.Path)
 			}
 			d.Add("state", "present", "absent")
 		}
 		return d, nil
 	}
 	if exists && st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory, not a file", f.Path)
+		return d, fmt.Errorf("%s is a directory, not a file", f.Path)
 	}
 	if exists && st.Mode()&fs.ModeSymlink != 0 {
 		d.Add("type", "symlink", "file")
@@ -134,19 +144,19 @@ func (f *File) Check(ctx context.Context, env *Env) (*Diff, error) {
 	}
 	want, err := wantOwner(env, f.Owner, f.Group)
 	if err != nil {
-		return nil, err
+		return d, err
 	}
 	if !exists {
 		if f.Mode.Set {
 			d.Add("mode", "", f.Mode.String())
 		}
-		addOwnerChanges(env, d, nil, want)
+		addOwnerChanges(env, &d, nil, want)
 		return d, nil
 	}
 	if f.Mode.Set && unixPerm(st.Mode()) != f.Mode.Perm {
 		d.Add("mode", modeString(st.Mode()), f.Mode.String())
 	}
-	addOwnerChanges(env, d, st, want)
+	addOwnerChanges(env, &d, st, want)
 	return d, nil
 }
 

@@ -2,6 +2,7 @@ package promise
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -13,13 +14,16 @@ type Pos struct {
 }
 
 func (p Pos) String() string {
-	switch {
-	case p.File == "":
-		return fmt.Sprintf("%d:%d", p.Line, p.Col)
-	case p.Line == 0:
+	if p.File != "" && p.Line == 0 {
 		return p.File
 	}
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	b := make([]byte, 0, len(p.File)+12)
+	if p.File != "" {
+		b = append(append(b, p.File...), ':')
+	}
+	b = strconv.AppendInt(b, int64(p.Line), 10)
+	b = strconv.AppendInt(append(b, ':'), int64(p.Col), 10)
+	return string(b)
 }
 
 // Ref names a promise as "type:subject", for example "service:nginx".

@@ -84,10 +84,11 @@ type Env struct {
 	BackupDir string
 	// Log receives debug detail; user-facing results go through Diff.
 	Log *slog.Logger
-	// Managed holds the host paths claimed by the promises of the run (see
-	// PathClaimer). The engine fills it before the run starts; nil means
-	// the claims are unknown, and directory promises then refuse to purge.
-	Managed map[string]bool
+	// Managed returns the host paths claimed by the promises of the run
+	// (see PathClaimer), gathered from the whole plan the first time a
+	// promise asks. nil means the claims are unknown, and directory
+	// promises then refuse to purge.
+	Managed func() map[string]bool
 }
 
 // Path maps an absolute path of the managed host to the local filesystem,
