@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // owner is a numeric owner for a file; -1 leaves a side unchanged.
@@ -29,10 +31,13 @@ func tempName(path string) string {
 // (07777 bits).
 func writeAtomic(path string, r io.Reader, perm os.FileMode, own owner) error {
 	tmp := tempName(path)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// open(2) directly: os.OpenFile also registers the file with the
+	// network poller, five system calls that a regular file never needs.
+	fd, err := openRaw(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
+		return fmt.Errorf("create temporary file: %w", &fs.PathError{Op: "open", Path: tmp, Err: err})
 	}
+	f := os.NewFile(uintptr(fd), tmp)
 	ok := false
 	defer func() {
 		if !ok {

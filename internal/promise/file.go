@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"unicode/utf8"
 	"unsafe"
@@ -275,11 +277,43 @@ func contentDiff(path string, old, new []byte) string {
 	if len(old) > maxTextDiff || len(new) > maxTextDiff || !utf8.Valid(old) || !utf8.Valid(new) || bytes.IndexByte(old, 0) >= 0 || bytes.IndexByte(new, 0) >= 0 {
 		return fmt.Sprintf("binary content: sha256 %x (%d bytes) → %x (%d bytes)\n", sha256.Sum256(old), len(old), sha256.Sum256(new), len(new))
 	}
-	from := "a" + path
 	if old == nil {
-		from = "/dev/null"
+		return creationDiff(path, new)
 	}
-	return udiff.Unified(from, "b"+path, string(old), string(new))
+	return udiff.Unified("a"+path, "b"+path, string(old), string(new))
+}
+
+// creationDiff is the unified diff that creates a file, written directly:
+// it is what every new file reports, and a general diff costs a hundred
+// times more.
+func creationDiff(path string, data []byte) string {
+	lines := bytes.Count(data, []byte("\n"))
+	complete := len(data) > 0 && data[len(data)-1] == '\n'
+	if !complete {
+		lines++
+	}
+	var b strings.Builder
+	b.Grow(len(data) + len(path) + lines + 64)
+	b.WriteString("--- /dev/null\n+++ b")
+	b.WriteString(path)
+	if lines == 1 {
+		b.WriteString("\n@@ -0,0 +1 @@\n")
+	} else {
+		b.WriteString("\n@@ -0,0 +1,")
+		b.WriteString(strconv.Itoa(lines))
+		b.WriteString(" @@\n")
+	}
+	for rest := data; len(rest) > 0; {
+		line, after, found := bytes.Cut(rest, []byte("\n"))
+		b.WriteByte('+')
+		b.Write(line)
+		b.WriteByte('\n')
+		if !found {
+			b.WriteString("\\ No newline at end of file\n")
+		}
+		rest = after
+	}
+	return b.String()
 }
 
 // backup copies the current content of path (a host path) into the run's
