@@ -33,6 +33,10 @@ it are skipped with the reason. Files are written to a temporary file and
 renamed into place, and the content they replace is kept under
 /var/lib/phenix/backups.
 
+Bundles that did not change since an earlier run are not parsed again: their
+decoded promises are kept in ~/.cache/phenix/bundles (--no-cache skips it).
+Sources and templates beside a bundle are read on every run.
+
 Output: one line per changed, failed or skipped promise, then the totals.
 --dry-run changes nothing and shows the diffs; --json prints one document
 with each promise's id, type, status, diff, error and duration_ms.
