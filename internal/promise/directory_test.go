@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/phenixhq/phenix/internal/engine"
 	"github.com/phenixhq/phenix/internal/promise"
 )
 
@@ -109,12 +108,7 @@ promises:
 }
 
 func TestDirectoryRefuses(t *testing.T) {
-	for _, tt := range []struct {
-		name    string
-		setup   func(r *fsRunner)
-		bundle  string
-		wantErr string
-	}{
+	testRefusals(t, []refusal{
 		{
 			name:    "non-empty without recurse",
 			setup:   func(r *fsRunner) { r.write("/srv/old/a", "x", 0o644) },
@@ -144,20 +138,7 @@ func TestDirectoryRefuses(t *testing.T) {
 			bundle:  "promises:\n  - directory: /srv/app\n    parents: false\n",
 			wantErr: "create /srv/app: parent directory /srv does not exist (parents: false)",
 		},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			r := newFSRunner(t)
-			if tt.setup != nil {
-				tt.setup(r)
-			}
-			before := r.tree()
-			res := r.run(tt.bundle, false)
-			fsWantStatus(t, res[0], engine.Failed, tt.wantErr)
-			if diff := cmp.Diff(before, r.tree()); diff != "" {
-				t.Errorf("a refused promise changed the tree (-before +after):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestDirectoryPurge(t *testing.T) {

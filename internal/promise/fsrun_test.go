@@ -327,3 +327,31 @@ func TestPathTypeExamples(t *testing.T) {
 		})
 	}
 }
+
+// refusal is a promise that must fail without touching the tree.
+type refusal struct {
+	name    string
+	setup   func(r *fsRunner)
+	bundle  string
+	wantErr string
+}
+
+// testRefusals applies each case under a fresh root and expects its first
+// promise to fail with wantErr and the tree to be left as it was.
+func testRefusals(t *testing.T, cases []refusal) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newFSRunner(t)
+			if tt.setup != nil {
+				tt.setup(r)
+			}
+			before := r.tree()
+			res := r.run(tt.bundle, false)
+			fsWantStatus(t, res[0], engine.Failed, tt.wantErr)
+			if diff := cmp.Diff(before, r.tree()); diff != "" {
+				t.Errorf("a refused promise changed the tree (-before +after):\n%s", diff)
+			}
+		})
+	}
+}

@@ -228,12 +228,7 @@ promises:
 }
 
 func TestLineRefuses(t *testing.T) {
-	for _, tt := range []struct {
-		name    string
-		setup   func(r *fsRunner)
-		bundle  string
-		wantErr string
-	}{
+	testRefusals(t, []refusal{
 		{
 			name:    "a missing file",
 			bundle:  "promises:\n  - line: /etc/f\n    text: a\n",
@@ -251,20 +246,7 @@ func TestLineRefuses(t *testing.T) {
 			bundle:  "promises:\n  - line: /etc/f\n    text: b\n",
 			wantErr: "/etc/f is a directory: a line promise edits regular files only",
 		},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			r := newFSRunner(t)
-			if tt.setup != nil {
-				tt.setup(r)
-			}
-			before := r.tree()
-			res := r.run(tt.bundle, false)
-			fsWantStatus(t, res[0], engine.Failed, tt.wantErr)
-			if diff := cmp.Diff(before, r.tree()); diff != "" {
-				t.Errorf("a refused promise changed the tree (-before +after):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestLineValidate(t *testing.T) {
