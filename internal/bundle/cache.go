@@ -25,7 +25,8 @@ import (
 //
 //   - the cache format and the phenix executable (path, size, mtime), so a
 //     new build never reads an old layout;
-//   - each bundle file's path and content;
+//   - the working directory, and each bundle file's path as given and
+//     its content;
 //   - the vars given by --var and --vars-file.
 //
 // An entry also records the hash of the facts when a template used them,
@@ -68,9 +69,12 @@ func cacheKey(files []string, srcs [][]byte, vars map[string]any) string {
 			fmt.Fprintf(h, "%s\x00%d\x00%d\x00", exe, st.Size(), st.ModTime().UnixNano())
 		}
 	}
+	// Positions keep each file's path as given, and Resolvers read
+	// relative to it: the working directory is part of the key too.
+	wd, _ := os.Getwd()
+	fmt.Fprintf(h, "%s\x00", wd)
 	for i, f := range files {
-		abs, _ := filepath.Abs(f)
-		fmt.Fprintf(h, "%s\x00%d\x00", abs, len(srcs[i]))
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(srcs[i]))
 		h.Write(srcs[i])
 	}
 	vb, _ := json.Marshal(vars) // map keys are sorted

@@ -160,3 +160,34 @@ func fileData(p *promise.Promise) []byte {
 	}
 	return []byte(strings.Join(out, "\n"))
 }
+
+// TestCacheKeyFollowsWorkingDirectory checks that a bundle named by
+// another relative path, from another working directory, is not taken from
+// the cache with paths that now point elsewhere.
+func TestCacheKeyFollowsWorkingDirectory(t *testing.T) {
+	cache := t.TempDir()
+	top := t.TempDir()
+	site := filepath.Join(top, "site")
+	if err := os.MkdirAll(site, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for path, body := range map[string]string{
+		filepath.Join(site, "site.yaml"): "promises:\n  - file: /etc/x\n    template: x.tmpl\n",
+		filepath.Join(site, "x.tmpl"):    "from site",
+		filepath.Join(top, "x.tmpl"):     "decoy",
+	} {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, run := range []struct{ wd, bundle string }{{site, "site.yaml"}, {top, "site/site.yaml"}, {site, "site.yaml"}} {
+		t.Chdir(run.wd)
+		ps, err := Load([]string{run.bundle}, Options{CacheDir: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(fileData(ps[0])); got != "from site" {
+			t.Errorf("from %s as %s: content %q, want the template beside the bundle", run.wd, run.bundle, got)
+		}
+	}
+}
