@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/phenixhq/phenix/internal/supervisor"
 	"github.com/phenixhq/phenix/internal/testenv"
@@ -157,12 +156,12 @@ func TestSupervisedServiceReload(t *testing.T) {
 	})
 	checkApply(t, s)
 	pid := h.childPid("app")
-	waitUntil(t, "the trap", func() bool { b, _ := os.ReadFile(out); return len(b) > 0 })
+	testenv.WaitFor(t, "the trap", func() bool { b, _ := os.ReadFile(out); return len(b) > 0 })
 	checkApply(t, s)
 	if got, err := s.Refresh(t.Context(), &Env{}); err != nil || got != "reloaded" {
 		t.Fatalf("Refresh = %q, %v; want reloaded", got, err)
 	}
-	waitUntil(t, "the reload", func() bool { b, _ := os.ReadFile(out); return bytes.Contains(b, []byte("reloaded")) })
+	testenv.WaitFor(t, "the reload", func() bool { b, _ := os.ReadFile(out); return bytes.Contains(b, []byte("reloaded")) })
 	if now := h.childPid("app"); now != pid {
 		t.Errorf("child %d after a reload, want %d", now, pid)
 	}
@@ -185,20 +184,5 @@ func TestSupervisedServiceErrors(t *testing.T) {
 	}
 	if err := s.Apply(t.Context(), &Env{}, d); err == nil || !strings.Contains(err.Error(), "start broken: fork/exec /nonexistent/daemon: no such file or directory") {
 		t.Errorf("Apply = %v, want the start error", err)
-	}
-}
-
-// waitUntil polls cond until it holds, or fails the test after 10s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
 	}
 }

@@ -109,14 +109,14 @@ func TestStartDetachesAndSignalsDriveIt(t *testing.T) {
 	third := s.waitChild(second)
 
 	// SIGUSR1 sends the reload signal (HUP) to the child.
-	waitFor(t, "the script's trap", func() bool {
+	testenv.WaitFor(t, "the script's trap", func() bool {
 		b, _ := os.ReadFile(readyFile)
 		return strings.TrimSpace(string(b)) == strconv.Itoa(third)
 	})
 	if err := Signal(s.st.SupervisorPidfile, s.statePath, syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reload", func() bool { b, _ := os.ReadFile(reloaded); return bytes.Contains(b, []byte("reloaded")) })
+	testenv.WaitFor(t, "the reload", func() bool { b, _ := os.ReadFile(reloaded); return bytes.Contains(b, []byte("reloaded")) })
 	if now := ChildPid(s.st.Spec.Pidfile); now != third {
 		t.Errorf("child %d after a reload, want %d", now, third)
 	}
@@ -128,7 +128,7 @@ func TestStartDetachesAndSignalsDriveIt(t *testing.T) {
 	if s.pid() != 0 || ChildPid(s.st.Spec.Pidfile) != 0 {
 		t.Errorf("still running after Stop: supervisor %d, child %d", s.pid(), ChildPid(s.st.Spec.Pidfile))
 	}
-	waitFor(t, "the child's process group to go", func() bool { return len(groupMembers(third)) == 0 })
+	testenv.WaitFor(t, "the child's process group to go", func() bool { return len(groupMembers(third)) == 0 })
 	if err := Signal(s.st.SupervisorPidfile, s.statePath, syscall.SIGHUP); err != ErrNotRunning {
 		t.Errorf("Signal after Stop = %v, want ErrNotRunning", err)
 	}

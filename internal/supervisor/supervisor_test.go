@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/phenixhq/phenix/internal/testenv"
 )
 
 // harness runs a Supervisor in the test process.
@@ -91,26 +93,11 @@ func (h *harness) ready() error {
 	}
 }
 
-// waitFor polls cond until it holds, or fails the test after 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
 // childPid waits for a live child other than old and returns its pid.
 func (h *harness) childPid(old int) int {
 	h.t.Helper()
 	var pid int
-	waitFor(h.t, "a new child", func() bool {
+	testenv.WaitFor(h.t, "a new child", func() bool {
 		pid = ChildPid(h.s.Spec.Pidfile)
 		return pid > 0 && pid != old
 	})
@@ -153,7 +140,7 @@ func TestSIGHUPRestartsTheChild(t *testing.T) {
 	first := h.childPid(0)
 	h.sigs <- syscall.SIGHUP
 	second := h.childPid(first)
-	waitFor(t, "the first child to be gone", func() bool { return !alive(first) })
+	testenv.WaitFor(t, "the first child to be gone", func() bool { return !alive(first) })
 	if second == first {
 		t.Fatal("same pid after SIGHUP")
 	}
@@ -167,9 +154,9 @@ func TestReloadSendsTheReloadSignal(t *testing.T) {
 	spec.ReloadSignal = "USR2"
 	h := run(t, spec)
 	pid := h.childPid(0)
-	waitFor(t, "the script to set its trap", func() bool { _, err := os.Stat(readyFile); return err == nil })
+	testenv.WaitFor(t, "the script to set its trap", func() bool { _, err := os.Stat(readyFile); return err == nil })
 	h.sigs <- syscall.SIGUSR1
-	waitFor(t, "the reload to be seen", func() bool {
+	testenv.WaitFor(t, "the reload to be seen", func() bool {
 		b, _ := os.ReadFile(reloaded)
 		return bytes.Contains(b, []byte("reloaded"))
 	})
@@ -182,11 +169,11 @@ func TestSIGTERMStopsTheProcessGroup(t *testing.T) {
 	// A shell with two children of its own in its process group.
 	h := run(t, testSpec(t, "/bin/sh", "-c", "sleep 300 & sleep 300 & wait"))
 	pid := h.childPid(0)
-	waitFor(t, "the shell's children", func() bool { return len(groupMembers(pid)) >= 3 })
+	testenv.WaitFor(t, "the shell's children", func() bool { return len(groupMembers(pid)) >= 3 })
 	if err := h.exit(); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
-	waitFor(t, "the child's process group to go", func() bool { return len(groupMembers(pid)) == 0 })
+	testenv.WaitFor(t, "the child's process group to go", func() bool { return len(groupMembers(pid)) == 0 })
 	for _, f := range []string{h.s.Spec.Pidfile, h.s.Pidfile} {
 		if _, err := os.Stat(f); err == nil {
 			t.Errorf("%s remains after exit", f)
@@ -201,7 +188,7 @@ func TestStopKillsAChildThatIgnoresTheStopSignal(t *testing.T) {
 	spec.StopTimeout = 200 * time.Millisecond
 	h := run(t, spec)
 	pid := h.childPid(0)
-	waitFor(t, "the script to set its trap", func() bool { _, err := os.Stat(readyFile); return err == nil })
+	testenv.WaitFor(t, "the script to set its trap", func() bool { _, err := os.Stat(readyFile); return err == nil })
 	t0 := time.Now()
 	if err := h.exit(); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
@@ -209,7 +196,7 @@ func TestStopKillsAChildThatIgnoresTheStopSignal(t *testing.T) {
 	if took := time.Since(t0); took < spec.StopTimeout {
 		t.Errorf("stopped in %v, before the stop timeout %v: the trap was not honoured", took, spec.StopTimeout)
 	}
-	waitFor(t, "the child's process group to go", func() bool { return len(groupMembers(pid)) == 0 })
+	testenv.WaitFor(t, "the child's process group to go", func() bool { return len(groupMembers(pid)) == 0 })
 	log, _ := os.ReadFile(spec.Log)
 	if !strings.Contains(string(log), "not stopped in time") {
 		t.Errorf("log does not say the child was killed:\n%s", log)
@@ -247,7 +234,7 @@ func TestChildEnvironment(t *testing.T) {
 	spec.Cwd = dir
 	run(t, spec)
 	var b []byte
-	waitFor(t, "the environment dump", func() bool { b, _ = os.ReadFile(out); return len(b) > 0 })
+	testenv.WaitFor(t, "the environment dump", func() bool { b, _ = os.ReadFile(out); return len(b) > 0 })
 	got := string(b)
 	for _, want := range []string{"GREETING=hello\n", "PATH=/usr/bin:/bin\n", dir + "\n"} {
 		if !strings.Contains(got, want) {
