@@ -44,7 +44,9 @@
 // # Dialects
 //
 // SQL is written once, with "?" placeholders, in the subset both databases
-// share (TEXT, BIGINT, INTEGER). What differs — the driver, the DSN, "$1"
+// share (TEXT, BIGINT, INTEGER, BYTEA, which SQLite takes as a name for
+// BLOB storage; ON CONFLICT, UPDATE … FROM a VALUES list, whose columns
+// both name column1, column2, …, and RETURNING). What differs — the driver, the DSN, "$1"
 // placeholders, row locks and the migration lock — is in dialect.go and
 // nowhere else.
 //
@@ -85,4 +87,42 @@
 // then links to the missing one, and VerifyJournal, which compares the
 // chain with the head, reports entries removed from the end, which a hash
 // chain alone cannot show.
+//
+// # Jobs and results
+//
+// A job (CreateJob) is one row of jobs and one row of job_results for each
+// host it targets, created pending in the same transaction; Job and Jobs
+// give the targeted hosts back from those rows. Results arrive from agents
+// at least once, so SetResults is idempotent: it stores a result only in a
+// row still pending or unreachable, in one UPDATE whose WHERE says so, and
+// reports which results it stored. A retried delivery finds the row final
+// and changes nothing, and two deliveries racing for the same row cannot
+// both count: the second waits for the first's row lock (PostgreSQL) or
+// write lock (SQLite) and then no longer matches. MarkUnreachable moves the
+// rows still pending at the deadline to unreachable, which a late result
+// may still replace. SetResults sends up to 500 results per statement
+// (UPDATE … FROM VALUES … RETURNING), in one transaction, so 10,000
+// results are a few round trips; TouchHosts batches heartbeats the same
+// way. Output and Detail are made valid UTF-8 without NUL before they are
+// stored, as PostgreSQL's TEXT requires.
+//
+// # Policy revisions
+//
+// Each pushed policy is a row of policies: its content hash (unique), git
+// commit, actor, time and tar.gz archive (BYTEA). PutPolicy numbers
+// revisions from 1 without gaps, locking the policy_head row as
+// AppendJournal locks journal_head; pushing a hash again returns the
+// stored revision and adds none.
+//
+// # Secrets
+//
+// A secret var is stored per (name, selector) as the bytes package secret
+// sealed, with the name bound in as additional data; the store never sees
+// a key or a plaintext.
+//
+// # Drift
+//
+// A drift is a convergence on a host that repaired something nobody asked
+// for, reported by the agent under an ID of its choosing: AddDrift inserts
+// it with ON CONFLICT DO NOTHING, so a retried report is stored once.
 package sqlstore

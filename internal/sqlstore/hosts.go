@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/phenixhq/phenix/internal/host"
@@ -111,6 +113,62 @@ func (db *DB) TouchHost(ctx context.Context, id string, seen time.Time) error {
 	const q = `UPDATE hosts SET last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END WHERE id = ?`
 	if err := db.updateHost(ctx, q, id, s, s, id); err != nil {
 		return fmt.Errorf("touch host %s: %w", id, err)
+	}
+	return nil
+}
+
+// TouchHosts records many heartbeats at once, in one transaction: for each
+// host id in seen, as TouchHost does, LastSeen becomes seen[id] unless it is
+// already later. Ids of hosts that are not there are ignored.
+func (db *DB) TouchHosts(ctx context.Context, seen map[string]time.Time) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	// In id order, so that concurrent calls on PostgreSQL lock rows in
+	// the same order.
+	ids := slices.Sorted(maps.Keys(seen))
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("touch %d hosts: %w", len(seen), err)
+	}
+	defer tx.Rollback()
+	for chunk := range slices.Chunk(ids, hostRowsPerInsert) {
+		q := `UPDATE hosts SET last_seen = v.column2 FROM (VALUES ` + rowList("(?, ?)", len(chunk)) + `) AS v
+WHERE hosts.id = v.column1 AND hosts.last_seen < v.column2`
+		args := make([]any, 0, 2*len(chunk))
+		for _, id := range chunk {
+			args = append(args, id, formatTime(seen[id]))
+		}
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind(q), args...); err != nil {
+			return fmt.Errorf("touch %d hosts: %w", len(seen), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("touch %d hosts: %w", len(seen), err)
+	}
+	return nil
+}
+
+// SetFacts replaces the Hostname and Facts of the host with id, as its
+// agent reports them, or returns an error wrapping ErrNotFound.
+func (db *DB) SetFacts(ctx context.Context, id, hostname string, facts map[string]string) error {
+	enc, err := encodeMap(facts)
+	if err != nil {
+		return fmt.Errorf("set facts of host %s: %w", id, err)
+	}
+	const q = `UPDATE hosts SET hostname = ?, facts = ? WHERE id = ?`
+	if err := db.updateHost(ctx, q, id, hostname, enc, id); err != nil {
+		return fmt.Errorf("set facts of host %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetLastResult sets the LastResult of the host with id, or returns an
+// error wrapping ErrNotFound.
+func (db *DB) SetLastResult(ctx context.Context, id, result string) error {
+	const q = `UPDATE hosts SET last_result = ? WHERE id = ?`
+	if err := db.updateHost(ctx, q, id, result, id); err != nil {
+		return fmt.Errorf("set last result of host %s: %w", id, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,8 @@ func TestHostNotFound(t *testing.T) {
 		"SetHostStatus": db.SetHostStatus(t.Context(), "web-2", host.Accepted),
 		"SetLabels":     db.SetLabels(t.Context(), "web-2", map[string]string{"role": "web"}),
 		"TouchHost":     db.TouchHost(t.Context(), "web-2", hostTime),
+		"SetFacts":      db.SetFacts(t.Context(), "web-2", "web2", map[string]string{"os": "linux"}),
+		"SetLastResult": db.SetLastResult(t.Context(), "web-2", "ok"),
 	}
 	for name, err := range errs {
 		if !errors.Is(err, sqlstore.ErrNotFound) {
@@ -196,6 +199,92 @@ func TestHostsSurviveReopen(t *testing.T) {
 		}
 		if diff := cmp.Diff([]host.Host{h}, got); diff != "" {
 			t.Errorf("Hosts after reopening (-want +got):\n%s", diff)
+		}
+	}
+}
+
+// TestTouchHosts records heartbeats of several hosts at once.
+func TestTouchHosts(t *testing.T) {
+	db := sqlstoretest.Open(t)
+	before, after := hostTime.Add(-time.Hour), hostTime.Add(time.Hour)
+	for _, h := range []host.Host{
+		{ID: "never", Status: host.Accepted},
+		{ID: "late", Status: host.Accepted, LastSeen: before},
+		{ID: "ahead", Status: host.Accepted, LastSeen: after},
+		{ID: "untouched", Status: host.Accepted, LastSeen: before},
+	} {
+		if err := db.UpsertHost(t.Context(), h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.TouchHosts(t.Context(), nil); err != nil {
+		t.Errorf("TouchHosts(nil): %v", err)
+	}
+	seen := map[string]time.Time{"never": hostTime, "late": hostTime, "ahead": hostTime, "unknown": hostTime}
+	if err := db.TouchHosts(t.Context(), seen); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := db.Hosts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{}
+	for _, h := range hs {
+		got[h.ID] = h.LastSeen
+	}
+	want := map[string]time.Time{"never": stored(hostTime), "late": stored(hostTime), "ahead": stored(after), "untouched": stored(before)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("LastSeen (-want +got):\n%s", diff)
+	}
+}
+
+func TestSetFactsAndLastResult(t *testing.T) {
+	db := sqlstoretest.Open(t)
+	h := host.Host{ID: "web-1", Hostname: "old", Labels: map[string]string{"role": "web"}, Facts: map[string]string{"os": "bsd"}, Status: host.Accepted}
+	if err := db.UpsertHost(t.Context(), h); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		hostname string
+		facts    map[string]string
+		result   string
+	}{
+		{"web1.example.com", map[string]string{"os": "linux", "cpu.count": "8"}, "changed"},
+		{"web1", nil, "failed"},
+	} {
+		if err := db.SetFacts(t.Context(), "web-1", tt.hostname, tt.facts); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetLastResult(t.Context(), "web-1", tt.result); err != nil {
+			t.Fatal(err)
+		}
+		want := h
+		want.Hostname, want.Facts, want.LastResult = tt.hostname, tt.facts, tt.result
+		if got, err := db.Host(t.Context(), "web-1"); err != nil || !cmp.Equal(want, got) {
+			t.Errorf("Host = %+v, %v; want %+v", got, err, want)
+		}
+	}
+}
+
+// BenchmarkTouchHosts10k records the heartbeats of 10,000 hosts in one
+// call.
+func BenchmarkTouchHosts10k(b *testing.B) {
+	db := sqlstoretest.Open(b)
+	seen := map[string]time.Time{}
+	for i := range 10000 {
+		h := host.Host{ID: fmt.Sprintf("host-%05d", i), Status: host.Accepted}
+		if err := db.UpsertHost(b.Context(), h); err != nil {
+			b.Fatal(err)
+		}
+		seen[h.ID] = hostTime
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for id := range seen {
+			seen[id] = hostTime.Add(time.Duration(i) * time.Second)
+		}
+		if err := db.TouchHosts(b.Context(), seen); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -151,8 +151,9 @@ func (db *DB) journalHead(ctx context.Context, tx *sql.Tx, lock bool) (journal.H
 	return h, nil
 }
 
-// hostRowsPerInsert bounds the rows of one INSERT into journal_host, to
-// stay below the placeholder limits of both databases.
+// hostRowsPerInsert bounds the hosts of one statement (the rows of an
+// INSERT into journal_host or job_results, of a VALUES list, the ids of an
+// IN list), to stay below the placeholder limits of both databases.
 const hostRowsPerInsert = 500
 
 // insertEntry inserts e, whose Hosts and Params are encoded as hosts and
