@@ -64,7 +64,7 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 }
 
 // domain packages hold types and rules; adapters live elsewhere.
-var domain = []string{"internal/promise", "internal/bundle", "internal/engine", "internal/facts", "internal/selector", "internal/journal", "internal/pki", "internal/host", "internal/secret"}
+var domain = []string{"internal/promise", "internal/bundle", "internal/engine", "internal/facts", "internal/selector", "internal/journal", "internal/pki", "internal/host", "internal/secret", "internal/policy"}
 
 var forbidden = []string{"github.com/spf13/", "golang.org/x/term", "database/sql", "github.com/nats-io/", "net/http"}
 
