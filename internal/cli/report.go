@@ -18,27 +18,33 @@ func printReport(w io.Writer, rep *engine.Report, diffs bool) {
 		changed = "would change"
 	}
 	for _, r := range rep.Results {
-		switch r.Status {
-		case engine.Changed:
-			what := r.Diff.Summary()
-			if r.Refreshed != "" {
-				what = strings.TrimPrefix(what+", "+r.Refreshed, ", ")
-			}
-			fmt.Fprintf(w, "%-8s %s: %s\n", "changed", r.ID, what)
-			if diffs && r.Diff != nil {
-				if r.Diff.Content != "" {
-					fmt.Fprint(w, indent(r.Diff.Content))
-				}
-			}
-		case engine.Failed:
-			fmt.Fprintf(w, "%-8s %s: %s (%s)\n", "failed", r.ID, r.Error, r.Source)
-		case engine.Skipped:
-			fmt.Fprintf(w, "%-8s %s: %s\n", "skipped", r.ID, r.Reason)
-		}
+		printResult(w, r, diffs)
 	}
 	t := rep.Totals
 	fmt.Fprintf(w, "%d %s: %d %s, %d ok, %d failed, %d skipped (%s)\n",
 		t.Promises, plural(t.Promises, "promise", "promises"), t.Changed, changed, t.OK, t.Failed, t.Skipped, fmtDuration(t.DurationMS))
+}
+
+// printResult writes the line of a promise that changed, failed or was
+// skipped (nothing for one kept), and its content diff when asked.
+func printResult(w io.Writer, r engine.Result, diffs bool) {
+	switch r.Status {
+	case engine.Changed:
+		what := r.Diff.Summary()
+		if r.Refreshed != "" {
+			what = strings.TrimPrefix(what+", "+r.Refreshed, ", ")
+		}
+		fmt.Fprintf(w, "%-8s %s: %s\n", "changed", r.ID, what)
+		if diffs && r.Diff != nil {
+			if r.Diff.Content != "" {
+				fmt.Fprint(w, indent(r.Diff.Content))
+			}
+		}
+	case engine.Failed:
+		fmt.Fprintf(w, "%-8s %s: %s (%s)\n", "failed", r.ID, r.Error, r.Source)
+	case engine.Skipped:
+		fmt.Fprintf(w, "%-8s %s: %s\n", "skipped", r.ID, r.Reason)
+	}
 }
 
 func indent(s string) string {
