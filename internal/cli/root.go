@@ -117,7 +117,11 @@ host and changes only what is needed.`,
 		a.factsCommand(),
 		a.versionCommand(),
 		a.superviseCommand(),
+		a.serverCommand(),
+		a.agentCommand(),
+		a.upCommand(),
 	)
+	root.AddCommand(a.fleetCommands()...)
 	return root
 }
 
