@@ -347,6 +347,29 @@ func TestFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("op", func(t *testing.T) {
+		j, _ := f.run(api.JobRequest{Kind: "op", Op: "greet", Params: map[string]string{"name": "world", "times": "2"}})
+		if r := results(j)["web-1"]; len(j.Results) != 1 || r.Status != "ok" || strings.Count(r.Output, "hello world") != 2 {
+			t.Errorf("op greet on its default selector: %+v", j)
+		}
+		for _, params := range []map[string]string{
+			{"name": "World; rm -rf /"}, // pattern
+			{"name": "x", "times": "4"}, // max
+			{"times": "1"},              // required
+			{"name": "x", "colour": "red"},
+		} {
+			_, err := f.c.StartJob(ctx, api.JobRequest{Kind: "op", Op: "greet", Params: params})
+			var se *api.StatusError
+			if !errors.As(err, &se) || se.Code != 400 || se.Body.Field != "params" {
+				t.Errorf("params %v: %v, want a 400 on params", params, err)
+			}
+		}
+		var ops []api.Op
+		if err := f.c.Do(ctx, "GET", "/api/v1/ops", nil, &ops); err != nil || len(ops) != 1 || len(ops[0].Params) != 2 {
+			t.Errorf("ops: %+v %v", ops, err)
+		}
+	})
+
 	t.Run("revoke", func(t *testing.T) {
 		if err := f.c.Do(ctx, "POST", "/api/v1/hosts/db-1/revoke", nil, nil); err != nil {
 			t.Fatal(err)
@@ -367,7 +390,7 @@ func TestFleet(t *testing.T) {
 		for _, e := range es {
 			seen[e.Action] = true
 		}
-		for _, a := range []string{"token.create", "host.enrol", "host.pending", "host.accept", "host.label", "command.run", "policy.push", "secret.set", "apply", "host.revoke"} {
+		for _, a := range []string{"token.create", "host.enrol", "host.pending", "host.accept", "host.label", "command.run", "policy.push", "secret.set", "apply", "op.run", "host.revoke"} {
 			if !seen[a] {
 				t.Errorf("no %s in the journal", a)
 			}
@@ -409,6 +432,22 @@ interval: 1m
 		"bundles/base/motd.yml": `promises:
   - file: /etc/motd
     content: "welcome to {{ .vars.host }}\n"
+`,
+		"ops/greet.yml": `description: Say hello
+select: role=web
+timeout: 10s
+params:
+  name:
+    type: string
+    pattern: '^[a-z]+$'
+    required: true
+  times:
+    type: int
+    min: 1
+    max: 3
+    default: 1
+script: |
+  i=0; while [ $i -lt "$PHENIX_PARAM_TIMES" ]; do echo "hello $PHENIX_PARAM_NAME"; i=$((i+1)); done
 `,
 		"bundles/db/db.yml": `promises:
   - file: /etc/db.conf
