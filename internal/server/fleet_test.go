@@ -18,6 +18,7 @@ import (
 	"github.com/phenixhq/phenix/internal/api"
 	"github.com/phenixhq/phenix/internal/policy"
 	"github.com/phenixhq/phenix/internal/server"
+	"github.com/phenixhq/phenix/internal/sqlstoretest"
 	"github.com/phenixhq/phenix/internal/testenv"
 )
 
@@ -25,6 +26,7 @@ import (
 type fleet struct {
 	t      *testing.T
 	data   string
+	db     string // SQLite, or PostgreSQL when PHENIX_TEST_POSTGRES is set
 	listen string
 	nats   string
 	srv    *server.Server
@@ -56,7 +58,7 @@ func testLog(t *testing.T) *slog.Logger {
 
 func newFleet(t *testing.T) *fleet {
 	t.Helper()
-	f := &fleet{t: t, data: t.TempDir(), listen: freeAddr(t), nats: freeAddr(t), agents: map[string]context.CancelFunc{}, done: map[string]chan error{}, roots: map[string]string{}}
+	f := &fleet{t: t, data: t.TempDir(), db: sqlstoretest.DSN(t), listen: freeAddr(t), nats: freeAddr(t), agents: map[string]context.CancelFunc{}, done: map[string]chan error{}, roots: map[string]string{}}
 	f.start()
 	t.Cleanup(func() {
 		f.mu.Lock()
@@ -74,7 +76,7 @@ func newFleet(t *testing.T) *fleet {
 
 func (f *fleet) start() {
 	f.t.Helper()
-	srv, err := server.Start(f.t.Context(), server.Config{DataDir: f.data, Listen: f.listen, NATSListen: f.nats, Heartbeat: 300 * time.Millisecond, Log: testLog(f.t)})
+	srv, err := server.Start(f.t.Context(), server.Config{DataDir: f.data, DB: f.db, Listen: f.listen, NATSListen: f.nats, Heartbeat: 300 * time.Millisecond, Log: testLog(f.t)})
 	if err != nil {
 		f.t.Fatal(err)
 	}
