@@ -61,13 +61,13 @@ func decodeValue(n *yaml.Node, dst reflect.Value) error {
 		return nil
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			return fmt.Errorf("expected a string, got %s", kindName(n))
+			return fmt.Errorf("expected a string, got %s", Describe(n))
 		}
 		dst.SetString(n.Value)
 		return nil
 	case reflect.Bool:
 		if n.Kind != yaml.ScalarNode {
-			return fmt.Errorf("expected true or false, got %s", kindName(n))
+			return fmt.Errorf("expected true or false, got %s", Describe(n))
 		}
 		switch strings.ToLower(n.Value) {
 		case "true", "yes", "on":
@@ -80,7 +80,7 @@ func decodeValue(n *yaml.Node, dst reflect.Value) error {
 		return nil
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		if n.Kind != yaml.ScalarNode {
-			return fmt.Errorf("expected a number, got %s", kindName(n))
+			return fmt.Errorf("expected a number, got %s", Describe(n))
 		}
 		v, err := strconv.ParseInt(n.Value, 0, 64)
 		if err != nil {
@@ -90,7 +90,7 @@ func decodeValue(n *yaml.Node, dst reflect.Value) error {
 		return nil
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			return fmt.Errorf("expected a list, got %s", kindName(n))
+			return fmt.Errorf("expected a list, got %s", Describe(n))
 		}
 		s := reflect.MakeSlice(dst.Type(), len(n.Content), len(n.Content))
 		for i, c := range n.Content {
@@ -102,7 +102,7 @@ func decodeValue(n *yaml.Node, dst reflect.Value) error {
 		return nil
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			return fmt.Errorf("expected a mapping, got %s", kindName(n))
+			return fmt.Errorf("expected a mapping, got %s", Describe(n))
 		}
 		m := reflect.MakeMapWithSize(dst.Type(), len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -125,13 +125,19 @@ func decodeValue(n *yaml.Node, dst reflect.Value) error {
 	}
 	rv := reflect.ValueOf(v)
 	if !rv.IsValid() || !rv.Type().AssignableTo(dst.Type()) {
-		return fmt.Errorf("unexpected %s", kindName(n))
+		return fmt.Errorf("unexpected %s", Describe(n))
 	}
 	dst.Set(rv)
 	return nil
 }
 
-func kindName(n *yaml.Node) string {
+// Describe names what a YAML node holds, for messages such as "expected a
+// list, got a mapping": "a list", "a mapping", "nothing (null)" or the
+// quoted scalar. An alias is described by what it points to.
+func Describe(n *yaml.Node) string {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
 	switch n.Kind {
 	case yaml.SequenceNode:
 		return "a list"

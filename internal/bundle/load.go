@@ -174,7 +174,7 @@ func parse(name string, src []byte, opts Options) ([]entry, map[string]any, Erro
 	var errs ErrorList
 	doc := new(yaml.Node)
 	if err := yaml.Unmarshal(src, doc); err != nil {
-		errs = append(errs, syntaxError(name, err))
+		errs = append(errs, SyntaxError(name, err))
 		return nil, nil, errs
 	}
 	if len(doc.Content) == 0 {
@@ -183,7 +183,7 @@ func parse(name string, src []byte, opts Options) ([]entry, map[string]any, Erro
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		errs.add(posOf(name, root), "expected a mapping with keys vars and promises, got %s", kindName(root))
+		errs.add(posOf(name, root), "expected a mapping with keys vars and promises, got %s", Describe(root))
 		return nil, nil, errs
 	}
 	var varsNode, promisesNode *yaml.Node
@@ -201,7 +201,7 @@ func parse(name string, src []byte, opts Options) ([]entry, map[string]any, Erro
 	vars := map[string]any{}
 	if varsNode != nil {
 		if varsNode.Kind != yaml.MappingNode {
-			errs.add(posOf(name, varsNode), "vars: expected a mapping, got %s", kindName(varsNode))
+			errs.add(posOf(name, varsNode), "vars: expected a mapping, got %s", Describe(varsNode))
 		} else if err := varsNode.Decode(&vars); err != nil {
 			errs.add(posOf(name, varsNode), "vars: %v", cleanYAMLError(err))
 		}
@@ -214,7 +214,7 @@ func parse(name string, src []byte, opts Options) ([]entry, map[string]any, Erro
 		return nil, nil, errs
 	}
 	if promisesNode.Kind != yaml.SequenceNode {
-		errs.add(posOf(name, promisesNode), "promises: expected a list, got %s", kindName(promisesNode))
+		errs.add(posOf(name, promisesNode), "promises: expected a list, got %s", Describe(promisesNode))
 		return nil, nil, errs
 	}
 	tmpl := newTemplater(vars, opts.facts())
@@ -229,9 +229,11 @@ func parse(name string, src []byte, opts Options) ([]entry, map[string]any, Erro
 	return out, vars, errs
 }
 
-// syntaxError turns a yaml.v3 parse error ("yaml: line 3: ...") into an
-// Error with a position. yaml.v3 gives lines but not always columns.
-func syntaxError(file string, err error) *Error {
+// SyntaxError turns a yaml.v3 parse error ("yaml: line 3: ...") into an
+// Error with a position in file. yaml.v3 gives lines but not always
+// columns. Every YAML reader of phenix (bundles, policies, checks) reports
+// syntax errors with it.
+func SyntaxError(file string, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	pos := promise.Pos{File: file, Line: 1, Col: 1}
 	var line, col int
@@ -242,6 +244,9 @@ func syntaxError(file string, err error) *Error {
 	} else if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
 		pos.Line = line
 		_, msg, _ = strings.Cut(msg, ": ")
+	}
+	if pos.Line < 1 {
+		pos.Line = 1
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -277,7 +282,7 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 // type), for duplicate detection.
 func (d *decoder) promise(n *yaml.Node) (_ *promise.Promise, ok bool) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "expected a promise (a mapping such as {file: /etc/motd, content: hello}), got %s", kindName(n))
+		d.errorf(n, "expected a promise (a mapping such as {file: /etc/motd, content: hello}), got %s", Describe(n))
 		return nil, false
 	}
 	nerrs := len(d.errs)
@@ -342,7 +347,7 @@ func (d *decoder) promise(n *yaml.Node) (_ *promise.Promise, ok bool) {
 			if v.Kind == yaml.ScalarNode {
 				p.Comment = v.Value
 			} else {
-				d.errorf(v, "comment: expected a string, got %s", kindName(v))
+				d.errorf(v, "comment: expected a string, got %s", Describe(v))
 			}
 			continue
 		}
@@ -437,13 +442,13 @@ func (d *decoder) refs(n *yaml.Node) []promise.Ref {
 	case yaml.SequenceNode:
 		items = n.Content
 	default:
-		d.errorf(n, "expected a reference such as service:nginx, or a list of them, got %s", kindName(n))
+		d.errorf(n, "expected a reference such as service:nginx, or a list of them, got %s", Describe(n))
 		return nil
 	}
 	var out []promise.Ref
 	for _, it := range items {
 		if it.Kind != yaml.ScalarNode {
-			d.errorf(it, "expected a reference such as service:nginx, got %s", kindName(it))
+			d.errorf(it, "expected a reference such as service:nginx, got %s", Describe(it))
 			continue
 		}
 		r, err := promise.ParseRef(it.Value)

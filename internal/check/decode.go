@@ -43,7 +43,7 @@ func Decode(file string, node *yaml.Node) ([]Check, error) {
 func Parse(file string, src []byte) ([]Check, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, bundle.ErrorList{syntaxError(file, err)}
+		return nil, bundle.ErrorList{bundle.SyntaxError(file, err)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, bundle.ErrorList{{Pos: promise.Pos{File: file, Line: 1, Col: 1}, Msg: "no checks: expected a list of checks"}}
@@ -92,7 +92,7 @@ func (d *decoder) checks(n *yaml.Node) []Check {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "expected a list of checks, got %s", kindName(n))
+		d.errorf(n, "expected a list of checks, got %s", bundle.Describe(n))
 		return nil
 	}
 	var out []Check
@@ -129,7 +129,7 @@ func (d *decoder) mapping(n *yaml.Node, known []string) fields {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, "expected a key such as %s, got %s", known[0], kindName(k))
+			d.errorf(k, "expected a key such as %s, got %s", known[0], bundle.Describe(k))
 			continue
 		}
 		if _, dup := f.keys[k.Value]; dup {
@@ -199,7 +199,7 @@ func (d *decoder) check(n *yaml.Node) (Check, bool) {
 	n = resolve(n)
 	c := Check{Pos: d.pos(n)}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "expected a check (a mapping such as %s), got %s", checkExample, kindName(n))
+		d.errorf(n, "expected a check (a mapping such as %s), got %s", checkExample, bundle.Describe(n))
 		return c, false
 	}
 	nerrs := len(d.errs)
@@ -265,7 +265,7 @@ func (d *decoder) check(n *yaml.Node) (Check, bool) {
 
 func (d *decoder) retry(n *yaml.Node, r *Retry) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "retry: expected a mapping such as {interval: 1s, deadline: 30s}, got %s", kindName(n))
+		d.errorf(n, "retry: expected a mapping such as {interval: 1s, deadline: 30s}, got %s", bundle.Describe(n))
 		return
 	}
 	f := d.mapping(n, retryKeys)
@@ -293,7 +293,7 @@ type scope struct {
 
 func (d *decoder) httpCheck(n *yaml.Node) (*HTTPCheck, bool) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, `http: expected a mapping such as {url: "http://{{ .host.address }}/", status: 200}, got %s`, kindName(n))
+		d.errorf(n, `http: expected a mapping such as {url: "http://{{ .host.address }}/", status: 200}, got %s`, bundle.Describe(n))
 		return nil, false
 	}
 	nerrs := len(d.errs)
@@ -379,7 +379,7 @@ func (d *decoder) checkURL(n *yaml.Node, s string) {
 
 func (d *decoder) scenario(n *yaml.Node) ([]Step, bool) {
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		got := kindName(n)
+		got := bundle.Describe(n)
 		if n.Kind == yaml.SequenceNode {
 			got = "an empty list"
 		}
@@ -393,7 +393,7 @@ func (d *decoder) scenario(n *yaml.Node) ([]Step, bool) {
 	for i, item := range n.Content {
 		item = resolve(item)
 		if item.Kind != yaml.MappingNode {
-			d.errorf(item, `scenario step: expected a mapping such as {url: "http://{{ .host.address }}/login"}, got %s`, kindName(item))
+			d.errorf(item, `scenario step: expected a mapping such as {url: "http://{{ .host.address }}/login"}, got %s`, bundle.Describe(item))
 			continue
 		}
 		f := d.mapping(item, stepKeys)
@@ -426,7 +426,7 @@ var captureName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func (d *decoder) captures(n *yaml.Node) []Capture {
 	const example = `{token: {regex: 'name="csrf" value="([^"]+)"'}}`
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "capture: expected a mapping of names to captures such as %s, got %s", example, kindName(n))
+		d.errorf(n, "capture: expected a mapping of names to captures such as %s, got %s", example, bundle.Describe(n))
 		return nil
 	}
 	var out []Capture
@@ -444,7 +444,7 @@ func (d *decoder) captures(n *yaml.Node) []Capture {
 		}
 		seen[c.Name] = true
 		if v.Kind != yaml.MappingNode {
-			d.errorf(v, "capture %s: expected one of {regex: ...}, {json: ...} or {header: ...}, got %s", c.Name, kindName(v))
+			d.errorf(v, "capture %s: expected one of {regex: ...}, {json: ...} or {header: ...}, got %s", c.Name, bundle.Describe(v))
 			continue
 		}
 		f := d.mapping(v, captureKeys)
@@ -490,7 +490,7 @@ func (d *decoder) captures(n *yaml.Node) []Capture {
 
 func (d *decoder) tcpCheck(n *yaml.Node) (*TCPCheck, bool) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, `tcp: expected a mapping such as {address: "{{ .host.address }}:5432"}, got %s`, kindName(n))
+		d.errorf(n, `tcp: expected a mapping such as {address: "{{ .host.address }}:5432"}, got %s`, bundle.Describe(n))
 		return nil, false
 	}
 	nerrs := len(d.errs)
@@ -515,7 +515,7 @@ func (d *decoder) tcpCheck(n *yaml.Node) (*TCPCheck, bool) {
 
 func (d *decoder) commandCheck(n *yaml.Node) (*CommandCheck, bool) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "command: expected a mapping such as {argv: [systemctl, is-active, app]} or {script: ...}, got %s", kindName(n))
+		d.errorf(n, "command: expected a mapping such as {argv: [systemctl, is-active, app]} or {script: ...}, got %s", bundle.Describe(n))
 		return nil, false
 	}
 	nerrs := len(d.errs)
@@ -530,7 +530,7 @@ func (d *decoder) commandCheck(n *yaml.Node) (*CommandCheck, bool) {
 		d.errorf(n, "command: expected argv (a list: [program, arg, ...]) or script (run with sh -c)")
 	case argv != nil:
 		if argv.Kind != yaml.SequenceNode || len(argv.Content) == 0 {
-			d.errorf(argv, "argv: expected a list such as [systemctl, is-active, app], got %s", kindName(argv))
+			d.errorf(argv, "argv: expected a list such as [systemctl, is-active, app], got %s", bundle.Describe(argv))
 			break
 		}
 		for i, a := range argv.Content {
@@ -569,7 +569,7 @@ func (d *decoder) commandCheck(n *yaml.Node) (*CommandCheck, bool) {
 
 func (d *decoder) str(n *yaml.Node, key string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, "%s: expected a string, got %s", key, kindName(n))
+		d.errorf(n, "%s: expected a string, got %s", key, bundle.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -596,7 +596,7 @@ func (d *decoder) tmpl(n *yaml.Node, key string, sc scope) (string, bool) {
 // templateMap reads a mapping of names to template strings.
 func (d *decoder) templateMap(n *yaml.Node, key string, sc scope) map[string]string {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s: expected a mapping of names to values, got %s", key, kindName(n))
+		d.errorf(n, "%s: expected a mapping of names to values, got %s", key, bundle.Describe(n))
 		return nil
 	}
 	m := map[string]string{}
@@ -619,7 +619,7 @@ func (d *decoder) templateMap(n *yaml.Node, key string, sc scope) map[string]str
 
 func (d *decoder) headerMatches(n *yaml.Node) []HeaderMatch {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "response_headers: expected a mapping of header names to regexps, such as {Content-Type: ^text/html}, got %s", kindName(n))
+		d.errorf(n, "response_headers: expected a mapping of header names to regexps, such as {Content-Type: ^text/html}, got %s", bundle.Describe(n))
 		return nil
 	}
 	var out []HeaderMatch
@@ -688,7 +688,7 @@ func (d *decoder) boolean(n *yaml.Node, key string) (bool, bool) {
 			return false, true
 		}
 	}
-	d.errorf(n, "%s: expected true or false, got %s", key, kindName(n))
+	d.errorf(n, "%s: expected true or false, got %s", key, bundle.Describe(n))
 	return false, false
 }
 
@@ -698,7 +698,7 @@ func (d *decoder) integer(n *yaml.Node, key string) (int, bool) {
 			return v, true
 		}
 	}
-	d.errorf(n, "%s: expected a whole number, got %s", key, kindName(n))
+	d.errorf(n, "%s: expected a whole number, got %s", key, bundle.Describe(n))
 	return 0, false
 }
 
@@ -725,39 +725,4 @@ func (d *decoder) statuses(n *yaml.Node) ([]int, bool) {
 		out = append(out, v)
 	}
 	return out, true
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing (null)"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "an unexpected value"
-}
-
-// syntaxError turns a yaml.v3 parse error ("yaml: line 3: ...") into an
-// Error with a position. yaml.v3 gives lines but not always columns.
-func syntaxError(file string, err error) *bundle.Error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	pos := promise.Pos{File: file, Line: 1, Col: 1}
-	var line, col int
-	if n, _ := fmt.Sscanf(msg, "line %d: column %d:", &line, &col); n == 2 {
-		pos.Line, pos.Col = line, col
-		_, msg, _ = strings.Cut(msg, ": ")
-		_, msg, _ = strings.Cut(msg, ": ")
-	} else if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
-		pos.Line = line
-		_, msg, _ = strings.Cut(msg, ": ")
-	}
-	if pos.Line < 1 {
-		pos.Line = 1
-	}
-	return &bundle.Error{Pos: pos, Msg: "syntax error: " + msg}
 }

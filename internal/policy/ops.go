@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/phenixhq/phenix/internal/bundle"
 	"github.com/phenixhq/phenix/internal/promise"
 )
 
@@ -174,7 +175,7 @@ func (f *yamlFile) param(name string, n *yaml.Node) (Param, bool) {
 			p.Description, _ = f.str("description", v)
 		case "default":
 			if v.Kind != yaml.ScalarNode {
-				fail(v, "default: expected a value, got %s", kindName(v))
+				fail(v, "default: expected a value, got %s", bundle.Describe(v))
 			} else {
 				p.Default = v.Value
 			}
@@ -183,7 +184,7 @@ func (f *yamlFile) param(name string, n *yaml.Node) (Param, bool) {
 			case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool":
 				p.Required = v.Value == "true" || v.Value == "True" || v.Value == "TRUE"
 			default:
-				fail(v, "required: expected true or false, got %s", kindName(v))
+				fail(v, "required: expected true or false, got %s", bundle.Describe(v))
 			}
 		case "values":
 			items, good := f.strList("values", v)
@@ -201,7 +202,7 @@ func (f *yamlFile) param(name string, n *yaml.Node) (Param, bool) {
 		case "min", "max":
 			x, err := strconv.ParseInt(v.Value, 10, 64)
 			if v.Kind != yaml.ScalarNode || err != nil {
-				fail(v, "%s: expected a whole number, got %s", key, kindName(v))
+				fail(v, "%s: expected a whole number, got %s", key, bundle.Describe(v))
 				continue
 			}
 			if key == "min" {

@@ -6,6 +6,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/phenixhq/phenix/internal/bundle"
 	"github.com/phenixhq/phenix/internal/promise"
 )
 
@@ -53,7 +54,7 @@ func (f *yamlFile) list(field, example string, n *yaml.Node) []*yaml.Node {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		f.errorf(n, "%s: expected a list of rules such as %s, got %s", field, example, kindName(n))
+		f.errorf(n, "%s: expected a list of rules such as %s, got %s", field, example, bundle.Describe(n))
 		return nil
 	}
 	out := make([]*yaml.Node, len(n.Content))

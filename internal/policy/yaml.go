@@ -50,28 +50,15 @@ func (f *yamlFile) root() *yaml.Node {
 	return doc.Content[0]
 }
 
-// syntaxPos turns a yaml.v3 parse error ("yaml: line 3: ...") into a
-// position and a message. yaml.v3 gives lines but not always columns.
+// syntaxPos is bundle.SyntaxError as a position and a message, with a hint
+// for the bare * that YAML reads as an alias.
 func syntaxPos(file string, err error) (promise.Pos, string, any) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	pos := promise.Pos{File: file, Line: 1, Col: 1}
-	var line, col int
-	if n, _ := fmt.Sscanf(msg, "line %d: column %d:", &line, &col); n == 2 {
-		pos.Line, pos.Col = line, col
-		_, msg, _ = strings.Cut(msg, ": ")
-		_, msg, _ = strings.Cut(msg, ": ")
-	} else if n, _ := fmt.Sscanf(msg, "line %d:", &line); n == 1 {
-		pos.Line = line
-		_, msg, _ = strings.Cut(msg, ": ")
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msg = strings.Join(te.Errors, "; ")
-	}
+	e := bundle.SyntaxError(file, err)
+	msg := e.Msg
 	if strings.Contains(msg, "did not find expected alphabetic or numeric character") {
 		msg += ` (a bare * starts a YAML alias: to select every host, write "*" in quotes)`
 	}
-	return pos, "syntax error: %s", msg
+	return e.Pos, "%s", msg
 }
 
 // pair is one key of a mapping with its value.
@@ -83,7 +70,7 @@ type pair struct{ key, val *yaml.Node }
 func (f *yamlFile) fields(n *yaml.Node, what string, known []string) []pair {
 	n = deref(n)
 	if n.Kind != yaml.MappingNode {
-		f.errorf(n, "expected a mapping with keys %s, got %s", strings.Join(known, ", "), kindName(n))
+		f.errorf(n, "expected a mapping with keys %s, got %s", strings.Join(known, ", "), bundle.Describe(n))
 		return nil
 	}
 	var out []pair
@@ -108,7 +95,7 @@ func (f *yamlFile) fields(n *yaml.Node, what string, known []string) []pair {
 func (f *yamlFile) entries(n *yaml.Node, what string) []pair {
 	n = deref(n)
 	if n.Kind != yaml.MappingNode {
-		f.errorf(n, "%s: expected a mapping, got %s", what, kindName(n))
+		f.errorf(n, "%s: expected a mapping, got %s", what, bundle.Describe(n))
 		return nil
 	}
 	var out []pair
@@ -157,21 +144,6 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-func kindName(n *yaml.Node) string {
-	switch deref(n).Kind {
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing (null)"
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "an unexpected value"
-}
-
 // isNull reports whether n is an empty or null scalar.
 func isNull(n *yaml.Node) bool {
 	n = deref(n)
@@ -183,7 +155,7 @@ func isNull(n *yaml.Node) bool {
 func (f *yamlFile) str(field string, n *yaml.Node) (string, bool) {
 	n = deref(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		f.errorf(n, "%s: expected a string, got %s", field, kindName(n))
+		f.errorf(n, "%s: expected a string, got %s", field, bundle.Describe(n))
 		return "", false
 	}
 	return n.Value, true
@@ -199,7 +171,7 @@ func (f *yamlFile) strList(field string, n *yaml.Node) ([]*yaml.Node, bool) {
 	case n.Kind == yaml.SequenceNode:
 		items = n.Content
 	default:
-		f.errorf(n, "%s: expected a list of strings, got %s", field, kindName(n))
+		f.errorf(n, "%s: expected a list of strings, got %s", field, bundle.Describe(n))
 		return nil, false
 	}
 	ok := true
@@ -207,7 +179,7 @@ func (f *yamlFile) strList(field string, n *yaml.Node) ([]*yaml.Node, bool) {
 		it = deref(it)
 		items[i] = it
 		if it.Kind != yaml.ScalarNode || it.Tag == "!!null" {
-			f.errorf(it, "%s: expected a string, got %s", field, kindName(it))
+			f.errorf(it, "%s: expected a string, got %s", field, bundle.Describe(it))
 			ok = false
 		}
 	}
@@ -324,7 +296,7 @@ func (f *yamlFile) vars(field string, n *yaml.Node) (map[string]any, bool) {
 		return map[string]any{}, true
 	}
 	if n.Kind != yaml.MappingNode {
-		f.errorf(n, "%s: expected a mapping of names to values, got %s", field, kindName(n))
+		f.errorf(n, "%s: expected a mapping of names to values, got %s", field, bundle.Describe(n))
 		return nil, false
 	}
 	timestampsAsText(n, 0)
