@@ -1,6 +1,7 @@
 // Package bus is the message bus between the phenix server and its agents:
-// a NATS server embedded in `phenix server`, the subjects the fleet uses,
-// and the client connection both sides open to it.
+// a NATS server embedded in `phenix server` (or the auth callout of
+// external NATS servers), the subjects the fleet uses, and the client
+// connection both sides open to it.
 //
 //	srv, err := bus.Start(ctx, bus.Config{Listen: ":4222", CA: ca.Pool(), Cert: tlsCert, Log: log, Authorize: enrolled})
 //	nc, err := bus.Connect(ctx, srv.ClientURL(), ca.Pool(), serverIdentity, "")
@@ -50,6 +51,28 @@
 // reconnections are refused. The bus finds the connections of a host in a
 // map filled by the authentication callback, not by searching the
 // server's connection list (see Server.Kick).
+//
+// # External NATS servers
+//
+// Instead of the embedded server, the fleet may use NATS servers of its
+// own (nats-server 2.10 or later) that delegate authentication to the
+// phenix server: StartCallout connects to them as the auth user of their
+// auth_callout block and answers each request on $SYS.REQ.USER.AUTH.
+// The servers verify the client certificate (tls { verify: true }) and
+// pass its chain in the request; the callout verifies it again against
+// the fleet CA (pki.VerifyClient), asks Authorize about the host, and
+// answers with a user JWT, signed by the issuer account key (LoadIssuer),
+// holding the same permissions as the embedded server gives
+// (hostPermissions), placed in the account CalloutConfig.Account, and
+// expiring with the certificate. A refused host gets an error answer.
+// CalloutSnippet is the configuration the servers need.
+//
+// Callout.Kick closes a host's connections at once with the system
+// account's kick request ($SYS.REQ.SERVER.<id>.KICK, for each connection
+// the callout admitted), given a system user (CalloutConfig.SystemCreds).
+// Without one, the callout cannot close a connection: it gives hosts
+// users that expire after ShortUserLifetime, so that a revoked host is cut
+// off within that time, when its reconnection is refused.
 //
 // # Logs
 //

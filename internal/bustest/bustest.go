@@ -21,10 +21,11 @@ const validity = time.Hour
 
 // Env is a running test bus and what connects to it.
 type Env struct {
-	Server *bus.Server
-	CA     *pki.CA
-	URL    string           // Server.ClientURL()
-	Client bus.ClientConfig // the settings of Connect and ConnectServer
+	Server  *bus.Server  // nil with NewExternal
+	Callout *bus.Callout // nil with NewServer
+	CA      *pki.CA
+	URL     string           // Server.ClientURL()
+	Client  bus.ClientConfig // the settings of Connect and ConnectServer
 
 	mu      sync.Mutex
 	revoked map[string]bool

@@ -8,6 +8,10 @@
 //	env.Revoke("web-1")                  // refuse its next connections
 //	env.Server.Kick("web-1")             // and close the open ones
 //
+// NewExternal runs instead an external nats-server, built from the module
+// cache and run as a separate process (StartNATS), whose auth callout is
+// bus.Callout; Env.Callout kicks hosts.
+//
 // The bus and its connections log to t.Log. Connections reconnect within
 // tens of milliseconds (Env.Client), so that tests about reconnection are
 // fast.

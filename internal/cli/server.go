@@ -21,6 +21,11 @@ type serverFlags struct {
 	db         string
 	advertise  []string
 	heartbeat  time.Duration
+
+	nats            string
+	natsCreds       string
+	natsSystemCreds string
+	natsAdvertise   []string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -29,6 +34,10 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.natsListen, "nats-listen", server.DefaultNATSListen, "serve the embedded NATS server for agents on `ADDR` (host:port)")
 	cmd.Flags().StringVar(&f.db, "db", "", "store in `DSN`: sqlite:PATH or postgres://… (default: SQLite in the data directory)")
 	cmd.Flags().StringArrayVar(&f.advertise, "advertise", nil, "a `NAME` or address agents use to reach this server, added to its certificate (repeatable)")
+	cmd.Flags().StringVar(&f.nats, "nats", "", "use the external NATS servers at `URL` (nats://phenix:PASSWORD@host:4222, several separated by commas) instead of the embedded one, answering their auth callout (docs/fleet.md)")
+	cmd.Flags().StringVar(&f.natsCreds, "nats-creds", "", "authenticate the auth callout user to the external NATS servers with the nkey seed or .creds `FILE`, instead of a password in --nats")
+	cmd.Flags().StringVar(&f.natsSystemCreds, "nats-system-creds", "", "the nkey seed or .creds `FILE` of a system account user of the external NATS servers: with it, 'phenix hosts revoke' cuts a host off at once, else within 2 minutes")
+	cmd.Flags().StringArrayVar(&f.natsAdvertise, "nats-advertise", nil, "a `URL` by which agents reach the external NATS servers (repeatable; default: --nats without its user and password)")
 	cmd.Flags().DurationVar(&f.heartbeat, "heartbeat", server.DefaultHeartbeat, "how often agents send a heartbeat; a host is offline after three missed")
 	_ = cmd.Flags().MarkHidden("heartbeat")
 }
@@ -37,6 +46,7 @@ func (f *serverFlags) config(log *slog.Logger) server.Config {
 	return server.Config{
 		DataDir: f.data, Listen: f.listen, NATSListen: f.natsListen, DB: f.db,
 		Advertise: f.advertise, Heartbeat: f.heartbeat, Log: log, Version: version(),
+		NATS: f.nats, NATSCreds: f.natsCreds, NATSSystemCreds: f.natsSystemCreds, NATSAdvertise: f.natsAdvertise,
 	}
 }
 
@@ -60,15 +70,19 @@ func (a *app) serverCommand() *cobra.Command {
 It serves the HTTPS JSON API (the CLI's only way in) on --listen, and an
 embedded NATS server on --nats-listen to which agents connect outward with
 the certificate they received at enrolment; the NATS server itself confines
-each agent to its own subjects. State is kept in an SQLite database in the
-data directory, or in PostgreSQL with --db.
+each agent to its own subjects. With --nats, agents use external NATS
+servers instead, which leave authentication to this server (NATS auth
+callout): it creates the callout's issuer key on first start, and prints
+the configuration the NATS servers need (see docs/fleet.md). State is kept
+in an SQLite database in the data directory, or in PostgreSQL with --db.
 
 On first start it creates the fleet's CA and an admin API token, written
 to the data directory (mode 0600) and printed once. Join agents with a
 token from 'phenix tokens create'.`,
 		Example: `  phenix server --data /var/lib/phenix/server
   phenix server --listen :4680 --nats-listen :4222 --advertise phenix.example.com
-  phenix server --db 'postgres://phenix:secret@db/phenix?sslmode=require'`,
+  phenix server --db 'postgres://phenix:secret@db/phenix?sslmode=require'
+  phenix server --nats nats://phenix:secret@nats.example.com:4222 --nats-system-creds /etc/phenix/nats-sys.nk`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -80,6 +94,9 @@ token from 'phenix tokens create'.`,
 			info := srv.Info()
 			if tok, created := srv.AdminToken(); created {
 				fmt.Fprintf(a.stdout, "admin token: %s\n  (saved in %s, mode 0600; it is shown only this once)\n", tok, info.Token)
+			}
+			if setup := srv.NATSSetup(); setup != "" {
+				fmt.Fprintf(a.stdout, "the external NATS servers need this configuration (auth callout of this server):\n\n%s\n", setup)
 			}
 			fmt.Fprintf(a.stdout, "phenix server: API %s, agents %s, data %s\n", info.URL, info.NATS[0], f.data)
 			fmt.Fprintf(a.stdout, "join an agent: phenix tokens create, then run the command it prints on the host\n")

@@ -40,6 +40,19 @@ type Config struct {
 	Listen string
 	// NATSListen is the embedded NATS server's host:port (DefaultNATSListen).
 	NATSListen string
+	// NATS, if set, is the URL of external NATS servers (several separated
+	// by commas) used instead of the embedded one, with the user and
+	// password of the auth callout's auth user unless NATSCreds is set;
+	// the server answers their auth callout (bus.StartCallout).
+	NATS string
+	// NATSCreds is the file of the auth user's credentials (nkey seed or
+	// .creds), NATSSystemCreds that of a system account user, with which
+	// revocation closes a host's connections at once (bus.CalloutConfig).
+	NATSCreds       string
+	NATSSystemCreds string
+	// NATSAdvertise are the URLs of the external NATS servers given to
+	// agents; by default, NATS without user information.
+	NATSAdvertise []string
 	// Advertise names this server for agents and certificates: host names
 	// or addresses besides the ones found on the machine's interfaces.
 	Advertise []string
@@ -72,12 +85,15 @@ type Server struct {
 	caHash  string
 	token   string
 	box     *secret.Box
-	bus     *bus.Server
+	bus     natsBus
 	nc      *nats.Conn
 	http    *http.Server
 	ln      net.Listener
 	info    Info
 	created bool // the admin token was created by this start
+
+	natsAdvertise []string // external NATS servers for agents; nil with the embedded one
+	natsSetup     string   // their configuration (NATSSetup)
 
 	hosts    *hostTable
 	jobs     *jobTracker
@@ -147,12 +163,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: certificate: %w", err)
 	}
-	s.bus, err = bus.Start(ctx, bus.Config{
-		Listen: cfg.NATSListen, CA: s.ca.Pool(), Cert: cert, Log: cfg.Log,
-		Authorize: s.hosts.authorized,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
+	if cfg.NATS != "" {
+		c, err := s.startCallout(ctx, names)
+		if err != nil {
+			return nil, err
+		}
+		s.bus = c
+	} else {
+		b, err := bus.Start(ctx, bus.Config{
+			Listen: cfg.NATSListen, CA: s.ca.Pool(), Cert: cert, Log: cfg.Log,
+			Authorize: s.hosts.authorized,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.bus = b
 	}
 	identity, err := s.ca.ServerIdentity(397 * 24 * time.Hour)
 	if err != nil {
@@ -180,7 +205,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.info = Info{
 		URL:    "https://" + urlHost(s.ln.Addr()),
-		NATS:   []string{s.bus.ClientURL()},
+		NATS:   s.natsURLsFor(""),
 		CA:     filepath.Join(cfg.DataDir, "ca.pem"),
 		Token:  filepath.Join(cfg.DataDir, "admin.token"),
 		PID:    os.Getpid(),
@@ -368,6 +393,9 @@ func urlHost(a net.Addr) string {
 // apiHost (the Host of its request) should use: the same host, the bus's
 // port.
 func (s *Server) natsURLsFor(apiHost string) []string {
+	if s.natsAdvertise != nil {
+		return s.natsAdvertise
+	}
 	u, err := url.Parse(s.bus.ClientURL())
 	if err != nil {
 		return []string{s.bus.ClientURL()}
