@@ -123,7 +123,7 @@ func (s *Server) onResult(id string, m *nats.Msg) {
 	if len(out) > wire.MaxOutput+1024 {
 		out = out[:wire.MaxOutput]
 	}
-	pr := pendingResult{reply: m.Reply, r: sqlstore.JobResult{
+	pr := &pendingResult{reply: m.Reply, r: sqlstore.JobResult{
 		JobID: r.Job, HostID: id, Status: r.Status, ExitCode: r.ExitCode, Output: out,
 		Detail: string(r.Detail), StartedAt: r.StartedAt.UTC(), EndedAt: r.EndedAt.UTC(),
 	}}

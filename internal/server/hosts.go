@@ -23,6 +23,7 @@ type hostTable struct {
 	heartbeat time.Duration
 	mu        sync.RWMutex
 	hosts     map[string]*host.Host
+	nAccepted int                  // hosts with status accepted, kept by put and update: every Hello asks
 	dirty     map[string]time.Time // heartbeats to write
 }
 
@@ -34,6 +35,9 @@ func loadHosts(ctx context.Context, db *sqlstore.DB, heartbeat time.Duration) (*
 	t := &hostTable{heartbeat: heartbeat, hosts: make(map[string]*host.Host, len(hs)), dirty: map[string]time.Time{}}
 	for i := range hs {
 		t.hosts[hs[i].ID] = &hs[i]
+		if hs[i].Status == host.Accepted {
+			t.nAccepted++
+		}
 	}
 	return t, nil
 }
@@ -54,16 +58,18 @@ func (t *hostTable) count() int {
 	return len(t.hosts)
 }
 
+// accepted returns how many hosts are accepted.
 func (t *hostTable) accepted() int {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	n := 0
-	for _, h := range t.hosts {
-		if h.Status == host.Accepted {
-			n++
-		}
+	return t.nAccepted
+}
+
+// countLocked counts h, accepted or not, in nAccepted with sign +1 or -1.
+func (t *hostTable) countLocked(h *host.Host, sign int) {
+	if h != nil && h.Status == host.Accepted {
+		t.nAccepted += sign
 	}
-	return n
 }
 
 // get returns a copy of host id.
@@ -89,9 +95,12 @@ func (t *hostTable) put(h host.Host) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	c := clone(&h)
-	if old := t.hosts[h.ID]; old != nil && old.LastSeen.After(c.LastSeen) {
+	old := t.hosts[h.ID]
+	if old != nil && old.LastSeen.After(c.LastSeen) {
 		c.LastSeen = old.LastSeen
 	}
+	t.countLocked(old, -1)
+	t.countLocked(&c, +1)
 	t.hosts[h.ID] = &c
 }
 
@@ -100,7 +109,9 @@ func (t *hostTable) update(id string, fn func(h *host.Host)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if h := t.hosts[id]; h != nil {
+		t.countLocked(h, -1)
 		fn(h)
+		t.countLocked(h, +1)
 	}
 }
 
@@ -112,14 +123,6 @@ func (t *hostTable) seen(id string, at time.Time) {
 		h.LastSeen = at
 		t.dirty[id] = at
 	}
-}
-
-// online reports whether host id is accepted and heard from recently.
-func (t *hostTable) online(id string, now time.Time) bool {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	h := t.hosts[id]
-	return h != nil && h.Presence(now, t.presenceTimeout()) == host.Online
 }
 
 // match returns the hosts sel matches, sorted by id. Only accepted hosts
@@ -147,6 +150,38 @@ func (t *hostTable) match(sel selector.Selector, all bool) []host.Host {
 		return 0
 	})
 	return out
+}
+
+// targets returns the ids of the accepted hosts sel matches, sorted, and
+// those of them that are not online at now: the hosts of a job. Unlike
+// match it copies no host, which for a job on 10,000 hosts is 20,000 maps
+// cloned and dropped.
+func (t *hostTable) targets(sel selector.Selector, now time.Time) (ids, offline []string) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	timeout := t.presenceTimeout()
+	for id, h := range t.hosts {
+		if h.Status == host.Accepted && sel.Match(h.Selectable()) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if t.hosts[id].Presence(now, timeout) != host.Online {
+			offline = append(offline, id)
+		}
+	}
+	return ids, offline
+}
+
+// hostname returns the host name of host id, "" for an unknown host.
+func (t *hostTable) hostname(id string) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if h := t.hosts[id]; h != nil {
+		return h.Hostname
+	}
+	return ""
 }
 
 // acceptedIDs returns the ids of every accepted host.

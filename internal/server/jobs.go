@@ -456,9 +456,7 @@ func (s *Server) apiJob(j sqlstore.Job, results []sqlstore.JobResult) api.Job {
 	}
 	for _, r := range results {
 		ar := apiResult(r)
-		if h, ok := s.hosts.get(r.HostID); ok {
-			ar.Hostname = h.Hostname
-		}
+		ar.Hostname = s.hosts.hostname(r.HostID)
 		out.Results = append(out.Results, ar)
 	}
 	return out
@@ -479,12 +477,7 @@ func (s *Server) handleStartJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now().UTC()
 	var offline []string
-	for _, h := range s.hosts.match(sel, false) {
-		job.Hosts = append(job.Hosts, h.ID)
-		if !s.hosts.online(h.ID, now) {
-			offline = append(offline, h.ID)
-		}
-	}
+	job.Hosts, offline = s.hosts.targets(sel, now)
 	if job.ID, err = newJobID(now); err != nil {
 		return err
 	}
@@ -642,7 +635,7 @@ type pendingResult struct {
 func (s *Server) storeResults() {
 	ok, _ := json.Marshal(wire.Ack{OK: true})
 	for {
-		var batch []pendingResult
+		var batch []*pendingResult
 		select {
 		case <-s.ctx.Done():
 			return
@@ -686,7 +679,7 @@ func (s *Server) storeResults() {
 
 // updateLastResults records the outcome of apply jobs as the hosts' last
 // convergence result.
-func (s *Server) updateLastResults(batch []pendingResult, stored []bool) {
+func (s *Server) updateLastResults(batch []*pendingResult, stored []bool) {
 	for i, p := range batch {
 		if !stored[i] {
 			continue

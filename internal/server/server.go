@@ -97,7 +97,7 @@ type Server struct {
 
 	hosts    *hostTable
 	jobs     *jobTracker
-	results  chan pendingResult
+	results  chan *pendingResult
 	policies *policyCache
 
 	ctx       context.Context
@@ -188,7 +188,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.jobs = newJobTracker(s)
-	s.results = make(chan pendingResult, 65536)
+	// Pointers: a buffer of 65,536 results held by value would be 10 MB
+	// kept, and scanned by every collection, for a burst that is rare.
+	s.results = make(chan *pendingResult, 65536)
 	if err := s.subscribe(); err != nil {
 		return nil, err
 	}
