@@ -123,6 +123,7 @@ func run(ctx context.Context, cfg Config, tune tuning) error {
 	g.Go(func() error { return a.policyLoop(gctx) })
 	g.Go(func() error { return a.outboxLoop(gctx) })
 	g.Go(func() error { return a.pruneLoop(gctx) })
+	g.Go(func() error { return a.trimLoop(gctx) })
 	err = g.Wait()
 	a.jobsMu.Lock()
 	a.stopping = true

@@ -211,9 +211,15 @@ func parseBatch(b string) error {
 func (rj *runningJob) run() {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	expire := false
 	for {
 		rj.dispatch()
-		rj.expire()
+		// Deadlines are checked on the tick only: a result wakes the loop,
+		// and scanning 10,000 deadlines for each of 10,000 results would
+		// cost more than the job itself.
+		if expire {
+			rj.expire()
+		}
 		if rj.finished() {
 			rj.finish()
 			return
@@ -223,7 +229,9 @@ func (rj *runningJob) run() {
 			rj.close()
 			return
 		case <-rj.wake:
+			expire = false
 		case <-tick.C:
+			expire = true
 		}
 	}
 }
