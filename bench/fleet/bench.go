@@ -33,7 +33,7 @@ type bench struct {
 // error means the benchmark could not go on; the results so far are
 // returned with it.
 func benchmark(ctx context.Context, o options, log io.Writer) (*results, error) {
-	res := &results{Host: machineInfo(), ServerEnv: append([]string{"GOMEMLIMIT=" + serverMemLimit}, o.serverEnv...)}
+	res := &results{Host: machineInfo(), ServerEnv: append([]string{"GOMEMLIMIT=" + serverMemLimit, serverGODEBUG}, o.serverEnv...)}
 	res.Host.Load[0] = loadAvg()
 	defer func() { res.Host.Load[1] = loadAvg() }()
 
