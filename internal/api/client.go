@@ -69,6 +69,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any, heade
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
 	}
+	// Read to the end (the encoder's newline), so that the stream ends
+	// cleanly instead of being reset under the server's feet.
+	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
 }
 
