@@ -168,6 +168,10 @@ func TestFaults(t *testing.T) {
 			j, err := f.c.Job(ctx, j.ID)
 			return err == nil && statuses(j)["a-2"] == "ok"
 		})
+		late, err := f.c.Job(ctx, j.ID)
+		if err != nil || late.Summary != "2 ok, 1 unreachable (after a late result)" {
+			t.Errorf("after the late result the job says %q (%v)", late.Summary, err)
+		}
 	})
 
 	t.Run("server restarted mid-job", func(t *testing.T) {

@@ -679,6 +679,8 @@ func (s *Server) storeResults() {
 			}
 			if rj := s.jobs.get(p.r.JobID); rj != nil {
 				rj.deliver(p.r)
+			} else {
+				s.lateResult(p.r.JobID)
 			}
 		}
 		s.updateLastResults(batch, stored)
@@ -713,3 +715,24 @@ func (s *Server) setLastResult(id, result string) {
 }
 
 var _ = slices.Sort[[]string]
+
+// lateResult updates the outcome of an ended job after a result that
+// arrived past its deadline replaced unreachable: the job's summary says
+// what its results say.
+func (s *Server) lateResult(jobID string) {
+	j, rs, err := s.db.Job(s.ctx, jobID)
+	if err != nil || j.EndedAt.IsZero() {
+		return
+	}
+	counts := map[string]int{}
+	for _, r := range rs {
+		counts[r.Status]++
+	}
+	result, summary := outcome(counts, len(rs))
+	if result == j.Result && summary == j.Summary {
+		return
+	}
+	if err := s.db.EndJob(s.ctx, jobID, result, summary+" (after a late result)", j.EndedAt); err != nil {
+		s.log.Warn("update a job after a late result", "job", jobID, "err", err)
+	}
+}
