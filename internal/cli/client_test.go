@@ -47,10 +47,13 @@ func TestClientSettings(t *testing.T) {
 	}
 	t.Setenv("XDG_DATA_HOME", t.TempDir()) // no server.json in the default place
 
-	// Nothing anywhere.
+	// Nothing anywhere. As root the default place is /var/lib/phenix/server,
+	// where a server of this machine may live: point at an empty one.
+	t.Setenv("PHENIX_DATA", t.TempDir())
 	if _, err := resolveWith(t); !errors.Is(err, errNoServer) {
 		t.Fatalf("no server: error = %v, want %v", err, errNoServer)
 	}
+	t.Setenv("PHENIX_DATA", "")
 	if !strings.Contains(errNoServer.Error(), "run `phenix up`, or set --server and --token (PHENIX_SERVER, PHENIX_TOKEN)") {
 		t.Errorf("errNoServer = %q", errNoServer)
 	}
