@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 )
 
 // phase is one kind of run. setup puts the files in the state the run
@@ -50,11 +51,11 @@ func benchmark(ctx context.Context, o options, log io.Writer) (*results, error) 
 			}
 		}()
 	}
-	res := &results{Files: o.n, Runs: o.runs, Host: hostInfo()}
+	res := &results{Files: o.n, Runs: o.runs, Host: host{CPUs: runtime.NumCPU(), Go: runtime.Version(), Kernel: benchkit.Kernel()}}
 	bin := o.phenix
 	if slices.Contains(o.tools, "phenix") && bin == "" {
 		fmt.Fprintln(log, "building phenix")
-		if bin, err = buildPhenix(ctx, root); err != nil {
+		if bin, err = benchkit.BuildPhenix(ctx, root); err != nil {
 			return nil, err
 		}
 	}
@@ -80,11 +81,11 @@ func benchmark(ctx context.Context, o options, log io.Writer) (*results, error) 
 			}
 		}
 	}
-	res.Host.Load[0] = loadAvg()
+	res.Host.Load[0] = benchkit.LoadAvg()
 	if err := race(ctx, cs, o.runs); err != nil {
 		return nil, err
 	}
-	res.Host.Load[1] = loadAvg()
+	res.Host.Load[1] = benchkit.LoadAvg()
 	res.Ratios = ratios(res.Tools)
 	return res, nil
 }
@@ -229,26 +230,4 @@ func tail(b, alt []byte) string {
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return "  " + strings.Join(lines[max(0, len(lines)-20):], "\n  ")
-}
-
-func hostInfo() host {
-	h := host{CPUs: runtime.NumCPU(), Go: runtime.Version(), Kernel: runtime.GOOS}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		h.Kernel += " " + strings.TrimSpace(string(b))
-	}
-	return h
-}
-
-// loadAvg returns the 1-minute load average, or -1 when it is unknown.
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	f, _, _ := strings.Cut(string(b), " ")
-	v, err := strconv.ParseFloat(f, 64)
-	if err != nil {
-		return -1
-	}
-	return v
 }

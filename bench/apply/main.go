@@ -24,6 +24,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 )
 
 func main() {
@@ -103,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.json {
-		err = writeJSON(stdout, res)
+		err = benchkit.WriteJSON(stdout, res)
 	} else {
 		err = writeText(stdout, res)
 	}

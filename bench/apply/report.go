@@ -1,27 +1,19 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
-)
 
-func writeJSON(w io.Writer, r *results) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	return nil
-}
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
+)
 
 // writeText prints the results as tables: one row per tool and phase, then
 // phenix's ratios, then what each tool printed on stderr.
 func writeText(w io.Writer, r *results) error {
 	fmt.Fprintf(w, "\n%d files, %d timed runs per phase after 1 warm-up run, tools interleaved\n", r.Files, r.Runs)
 	fmt.Fprintf(w, "%s, %d CPUs, load average %.2f before the timed runs, %.2f after%s\n\n",
-		r.Host.Kernel, r.Host.CPUs, r.Host.Load[0], r.Host.Load[1], busy(r.Host.Load, r.Host.CPUs))
+		r.Host.Kernel, r.Host.CPUs, r.Host.Load[0], r.Host.Load[1], benchkit.Busy(r.Host.Load[0], r.Host.CPUs))
 	for _, t := range r.Tools {
 		name := t.Tool
 		if t.Version != "" {
@@ -88,13 +80,4 @@ func fmtMS(ms float64) string {
 
 func fmtKiB(kib int64) string {
 	return fmt.Sprintf("%.1f MiB", float64(kib)/1024)
-}
-
-// busy warns when the host was loaded before a tool ran (the tool's own
-// runs raise the load after).
-func busy(load [2]float64, cpus int) string {
-	if load[0] > float64(cpus)/2 {
-		return " (other work was running: timings are noisy)"
-	}
-	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 	"github.com/phenixhq/phenix/internal/api"
 )
 
@@ -33,9 +34,9 @@ type bench struct {
 // error means the benchmark could not go on; the results so far are
 // returned with it.
 func benchmark(ctx context.Context, o options, log io.Writer) (*results, error) {
-	res := &results{Host: machineInfo(), ServerEnv: append([]string{"GOMEMLIMIT=" + serverMemLimit, serverGODEBUG}, o.serverEnv...)}
-	res.Host.Load[0] = loadAvg()
-	defer func() { res.Host.Load[1] = loadAvg() }()
+	res := &results{Host: machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Kernel: benchkit.Kernel()}, ServerEnv: append([]string{"GOMEMLIMIT=" + serverMemLimit, serverGODEBUG}, o.serverEnv...)}
+	res.Host.Load[0] = benchkit.LoadAvg()
+	defer func() { res.Host.Load[1] = benchkit.LoadAvg() }()
 
 	root := o.dir
 	var err error
@@ -69,7 +70,7 @@ func benchmark(ctx context.Context, o options, log io.Writer) (*results, error) 
 	b.bin = o.phenix
 	if b.bin == "" {
 		b.logf("building phenix (CGO_ENABLED=0 go build -trimpath ./cmd/phenix)")
-		if b.bin, err = buildPhenix(ctx, root); err != nil {
+		if b.bin, err = benchkit.BuildPhenix(ctx, root); err != nil {
 			return nil, err
 		}
 	}
@@ -293,26 +294,4 @@ func (h *machine) limits(n int) error {
 		}
 	}
 	return nil
-}
-
-func machineInfo() machine {
-	h := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Kernel: runtime.GOOS}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		h.Kernel += " " + strings.TrimSpace(string(b))
-	}
-	return h
-}
-
-// loadAvg returns the 1-minute load average, or -1 when it is unknown.
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	f, _, _ := strings.Cut(string(b), " ")
-	v, err := strconv.ParseFloat(f, 64)
-	if err != nil {
-		return -1
-	}
-	return v
 }

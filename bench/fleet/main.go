@@ -34,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 )
 
 func main() {
@@ -145,7 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	res.evaluate()
 	if o.json {
-		err = writeJSON(stdout, res)
+		err = benchkit.WriteJSON(stdout, res)
 	} else {
 		err = writeText(stdout, res)
 	}

@@ -1,27 +1,19 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
-)
 
-func writeJSON(w io.Writer, r *results) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	return nil
-}
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
+)
 
 // writeText prints the results as tables: one column per fleet size, the
 // restarts, then the targets.
 func writeText(w io.Writer, r *results) error {
 	fmt.Fprintf(w, "\n%s, %d CPUs, %s; load average %.2f before, %.2f after%s\n", r.Host.Kernel, r.Host.CPUs, r.Host.Go,
-		r.Host.Load[0], r.Host.Load[1], busy(r.Host.Load[0], r.Host.CPUs))
+		r.Host.Load[0], r.Host.Load[1], benchkit.Busy(r.Host.Load[0], r.Host.CPUs))
 	fmt.Fprintf(w, "server and simulator on the same host; open files limit %d, %d local ports; server environment %s\n",
 		r.Host.Nofile, r.Host.Ports, strings.Join(r.ServerEnv, " "))
 	for _, warn := range r.Host.Warnings {
@@ -123,12 +115,4 @@ func writeText(w io.Writer, r *results) error {
 		}
 	}
 	return nil
-}
-
-// busy warns when the host was loaded before the benchmark started.
-func busy(load float64, cpus int) string {
-	if load > float64(cpus)/2 {
-		return " (other work was running: timings are noisy)"
-	}
-	return ""
 }

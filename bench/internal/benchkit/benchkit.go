@@ -1,0 +1,91 @@
+// Package benchkit holds what the benchmarks under bench/ share: building
+// the phenix binary as it is released, describing the machine and its
+// load, and writing results as JSON.
+package benchkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+const modulePath = "github.com/phenixhq/phenix"
+
+// BuildPhenix builds ./cmd/phenix of the enclosing module into dir/bin,
+// the way it is released: static (CGO_ENABLED=0) and with -trimpath.
+func BuildPhenix(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("build phenix: go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("build phenix: not inside the phenix module; run from its root or pass -phenix")
+	}
+	mod, err := os.ReadFile(gomod)
+	if err != nil {
+		return "", fmt.Errorf("build phenix: %w", err)
+	}
+	if !slices.Contains(strings.Fields(string(mod)), modulePath) {
+		return "", fmt.Errorf("build phenix: %s is not module %s; pass -phenix", gomod, modulePath)
+	}
+	bin := filepath.Join(dir, "bin", "phenix")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/phenix")
+	cmd.Dir = filepath.Dir(gomod)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build phenix: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Kernel describes the running system: "linux 6.18.44".
+func Kernel() string {
+	k := runtime.GOOS
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		k += " " + strings.TrimSpace(string(b))
+	}
+	return k
+}
+
+// LoadAvg returns the 1-minute load average, or -1 when it is unknown.
+func LoadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	v, err := strconv.ParseFloat(f, 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// Busy returns a warning to print after the load average when load, taken
+// before the timed runs, says other work shared the CPUs.
+func Busy(load float64, cpus int) string {
+	if load > float64(cpus)/2 {
+		return " (other work was running: timings are noisy)"
+	}
+	return ""
+}
+
+// WriteJSON writes v indented, as the benchmarks' -json output.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}
