@@ -85,14 +85,17 @@ type ResolveContext struct {
 func Suggest(s string, candidates []string) string {
 	best, bestD := "", len(s)/2+2
 	for _, c := range candidates {
-		if d := levenshtein(s, c); d < bestD {
+		if d := EditDistance(s, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
 }
 
-func levenshtein(a, b string) int {
+// EditDistance returns the Levenshtein distance between a and b: how many
+// single-byte insertions, deletions and substitutions turn one into the
+// other.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
