@@ -102,6 +102,11 @@ func (cf *clientFlags) client() (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.client()
+}
+
+// client returns an API client with these settings.
+func (s clientSettings) client() (*api.Client, error) {
 	var pool *x509.CertPool
 	if s.CA != "" {
 		pem, err := os.ReadFile(s.CA)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/phenixhq/phenix/internal/api"
+	"github.com/phenixhq/phenix/internal/host"
 )
 
 func (a *app) hostsCommand() *cobra.Command {
@@ -72,7 +73,7 @@ func (a *app) printHosts(hosts []api.Host, sel string, now time.Time) {
 	}
 	tw := newTable(a.stdout, "ID", "HOSTNAME", "STATUS", "OS", "LABELS", "LAST SEEN", "LAST RESULT")
 	for _, h := range hosts {
-		row(tw, h.ID, h.Hostname, h.Status, h.OS, fmtLabels(h.Labels), fmtAgo(h.LastSeen, now), h.LastResult)
+		row(tw, h.ID, h.Hostname, h.Status, h.OS, host.FormatLabels(h.Labels), fmtAgo(h.LastSeen, now), h.LastResult)
 	}
 	tw.Flush()
 	fmt.Fprintln(a.stdout, count(len(hosts), "host", "hosts"))
@@ -80,7 +81,7 @@ func (a *app) printHosts(hosts []api.Host, sel string, now time.Time) {
 
 // printHost writes one host on one line, after a change.
 func (a *app) printHost(verb string, h api.Host) {
-	labels := fmtLabels(h.Labels)
+	labels := host.FormatLabels(h.Labels)
 	if labels == "" {
 		labels = "none"
 	}

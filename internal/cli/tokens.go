@@ -96,7 +96,7 @@ func (a *app) printToken(tok api.TokenResponse, labels map[string]string, maxUse
 		about = append(about, "any number of uses")
 	}
 	if len(labels) > 0 {
-		about = append(about, "labels "+fmtLabels(labels))
+		about = append(about, "labels "+host.FormatLabels(labels))
 	}
 	w := a.stdout
 	fmt.Fprintf(w, "join token %s (%s):\n\n  %s\n\n", tok.ID, strings.Join(about, ", "), tok.Token)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"os"
 	"os/signal"
@@ -52,6 +51,10 @@ admin.token from the data directory. Elsewhere, give --server and --token
 			if created {
 				fmt.Fprintf(a.stdout, "admin token: %s (saved in %s, mode 0600; shown only this once)\n", token, info.Token)
 			}
+			c, err := clientSettings{URL: info.URL, Token: token, CA: info.CA}.client()
+			if err != nil {
+				return err
+			}
 			state := filepath.Join(f.data, "agent")
 			acfg := agent.Config{Server: info.URL, CAFile: info.CA, ID: id, StateDir: state, Root: root, Log: log, Version: version()}
 			if acfg.ID == "" {
@@ -59,12 +62,8 @@ admin.token from the data directory. Elsewhere, give --server and --token
 			}
 			if _, err := os.Stat(filepath.Join(state, "cert.pem")); err != nil {
 				// Enrol the local agent with a single-use token.
-				c, err := localClient(info, token)
-				if err != nil {
-					return err
-				}
 				var tr api.TokenResponse
-				err = c.Do(ctx, "POST", "/api/v1/tokens", api.TokenRequest{MaxUses: 1, TTL: api.Duration(10 * time.Minute)}, &tr)
+				err := c.Do(ctx, "POST", "/api/v1/tokens", api.TokenRequest{MaxUses: 1, TTL: api.Duration(10 * time.Minute)}, &tr)
 				if err != nil {
 					return fmt.Errorf("join token for the local agent: %w", err)
 				}
@@ -74,7 +73,7 @@ admin.token from the data directory. Elsewhere, give --server and --token
 			go func() { agentDone <- agent.Run(ctx, acfg) }()
 
 			fmt.Fprintf(a.stdout, "phenix is up\n  API    %s  (token in %s)\n  agents %s\n  data   %s\n", info.URL, info.Token, info.NATS[0], f.data)
-			if waitOnline(ctx, info, token, acfg.ID, 15*time.Second) {
+			if waitOnline(ctx, c, acfg.ID, 15*time.Second) {
 				fmt.Fprintf(a.stdout, "  host   %s (this machine) online\n", acfg.ID)
 			} else {
 				fmt.Fprintf(a.stdout, "  host   %s (this machine) not online yet; see the log above\n", acfg.ID)
@@ -112,24 +111,8 @@ func localHostID() string {
 	return h
 }
 
-func localClient(info server.Info, token string) (*api.Client, error) {
-	pem, err := os.ReadFile(info.CA)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := poolOf(pem)
-	if err != nil {
-		return nil, err
-	}
-	return api.NewClient(info.URL, token, pool), nil
-}
-
 // waitOnline waits until host id is online, at most d.
-func waitOnline(ctx context.Context, info server.Info, token, id string, d time.Duration) bool {
-	c, err := localClient(info, token)
-	if err != nil {
-		return false
-	}
+func waitOnline(ctx context.Context, c *api.Client, id string, d time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	for {
@@ -143,13 +126,4 @@ func waitOnline(ctx context.Context, info server.Info, token, id string, d time.
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// poolOf returns a pool holding the certificates of a PEM file's content.
-func poolOf(pem []byte) (*x509.CertPool, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("no certificate in the CA file")
-	}
-	return pool, nil
 }

@@ -73,3 +73,14 @@ func ParseLabels(s string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// FormatLabels writes labels the way ParseLabels reads them, keys sorted:
+// "env=prod,role=web".
+func FormatLabels(labels map[string]string) string {
+	keys := slices.Sorted(maps.Keys(labels))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + labels[k]
+	}
+	return strings.Join(parts, ",")
+}

@@ -72,3 +72,18 @@ func TestParseLabels(t *testing.T) {
 		})
 	}
 }
+
+func TestFormatLabelsRoundTrip(t *testing.T) {
+	in := map[string]string{"role": "web", "env": "prod", "example.com/team": "ops"}
+	s := FormatLabels(in)
+	if s != "env=prod,example.com/team=ops,role=web" {
+		t.Fatalf("FormatLabels = %q", s)
+	}
+	out, err := ParseLabels(s)
+	if err != nil || len(out) != len(in) || out["example.com/team"] != "ops" {
+		t.Errorf("ParseLabels(%q) = %v, %v", s, out, err)
+	}
+	if FormatLabels(nil) != "" {
+		t.Errorf("FormatLabels(nil) = %q", FormatLabels(nil))
+	}
+}

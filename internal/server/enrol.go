@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -35,10 +36,8 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = writeOKBody(w, resp)
+	_ = json.NewEncoder(w).Encode(resp)
 }
-
-func writeOKBody(w http.ResponseWriter, v any) error { return jsonEncode(w, v) }
 
 func (s *Server) enrol(r *http.Request) (api.EnrolResponse, int, error) {
 	var req api.EnrolRequest
@@ -306,25 +305,9 @@ func (s *Server) handleLabels(w http.ResponseWriter, r *http.Request) error {
 		params[k] = "(removed)"
 	}
 	s.journal(journal.Entry{Actor: adminActor, Action: "host.label", Hosts: []string{h.ID}, Params: params, Result: "ok",
-		Summary: fmt.Sprintf("labels of %s: %s", h.ID, formatLabels(labels))})
+		Summary: fmt.Sprintf("labels of %s: %s", h.ID, host.FormatLabels(labels))})
 	h.Labels = labels
 	return writeOK(w, s.apiHost(h, time.Now()))
-}
-
-func formatLabels(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sortStrings(keys)
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(k + "=" + m[k])
-	}
-	return b.String()
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {

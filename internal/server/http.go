@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -202,7 +201,3 @@ func (s *Server) handleJournalVerify(w http.ResponseWriter, r *http.Request) err
 	}
 	return writeOK(w, out)
 }
-
-func jsonEncode(w http.ResponseWriter, v any) error { return json.NewEncoder(w).Encode(v) }
-
-func sortStrings(s []string) { slices.Sort(s) }

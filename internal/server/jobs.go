@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -713,8 +712,6 @@ func (s *Server) setLastResult(id, result string) {
 	}
 	s.hosts.update(id, func(x *host.Host) { x.LastResult = result })
 }
-
-var _ = slices.Sort[[]string]
 
 // lateResult updates the outcome of an ended job after a result that
 // arrived past its deadline replaced unreachable: the job's summary says
