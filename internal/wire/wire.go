@@ -77,6 +77,7 @@ type Job struct {
 	Env     []string      `json:"env,omitempty"`  // added to the agent's environment, KEY=value
 	Timeout time.Duration `json:"timeout"`        // the agent kills the command after it: status timeout
 	DryRun  bool          `json:"dry_run,omitempty"`
+	Release *ReleaseTask  `json:"release,omitempty"` // release and check
 }
 
 // Output is a piece of a job's output, sent as it is produced.
