@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -15,8 +16,14 @@ import (
 // phenixPackage is the import path PhenixBinary builds.
 const phenixPackage = "github.com/phenixhq/phenix/cmd/phenix"
 
-// built holds the result of the one build of phenix in this process.
-var built struct {
+// builds holds the result of the one build of each main package in this
+// process, by import path.
+var builds struct {
+	sync.Mutex
+	m map[string]*build
+}
+
+type build struct {
 	once sync.Once
 	dir  string // temporary directory holding the binary; removed by Cleanup
 	path string
@@ -30,25 +37,49 @@ var built struct {
 // caller, with the compiler's output.
 func PhenixBinary(t testing.TB) string {
 	t.Helper()
-	built.once.Do(func() {
-		built.dir, built.path, built.err = buildPhenix()
+	return Binary(t, phenixPackage)
+}
+
+// Binary returns the path of a static binary of the main package pkg (an
+// import path in the module that contains the working directory, such as
+// github.com/phenixhq/phenix/examples/app), built once per process the way
+// PhenixBinary builds phenix. The binary is named after the last element of
+// pkg.
+func Binary(t testing.TB, pkg string) string {
+	t.Helper()
+	builds.Lock()
+	if builds.m == nil {
+		builds.m = map[string]*build{}
+	}
+	b := builds.m[pkg]
+	if b == nil {
+		b = &build{}
+		builds.m[pkg] = b
+	}
+	builds.Unlock()
+	b.once.Do(func() {
+		b.dir, b.path, b.err = buildBinary(pkg)
 	})
-	if built.err != nil {
-		t.Fatalf("build phenix: %v", built.err)
+	if b.err != nil {
+		t.Fatalf("build %s: %v", path.Base(pkg), b.err)
 	}
-	return built.path
+	return b.path
 }
 
-// Cleanup removes what this package created for the process: the directory
-// of the binary built by PhenixBinary. Call it from TestMain after m.Run;
-// PhenixBinary must not be called afterwards.
+// Cleanup removes what this package created for the process: the
+// directories of the binaries built by PhenixBinary and Binary. Call it from
+// TestMain after m.Run; neither must be called afterwards.
 func Cleanup() {
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
+	builds.Lock()
+	defer builds.Unlock()
+	for _, b := range builds.m {
+		if b.dir != "" {
+			os.RemoveAll(b.dir)
+		}
 	}
 }
 
-func buildPhenix() (dir, path string, err error) {
+func buildBinary(pkg string) (dir, bin string, err error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", "", err
@@ -61,13 +92,13 @@ func buildPhenix() (dir, path string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	path = filepath.Join(dir, "phenix")
+	bin = filepath.Join(dir, path.Base(pkg))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if err := goBuild(ctx, root, phenixPackage, path); err != nil {
+	if err := goBuild(ctx, root, pkg, bin); err != nil {
 		return dir, "", err
 	}
-	return dir, path, nil
+	return dir, bin, nil
 }
 
 // goBuild builds the main package pkg, from the module rooted at dir, into
