@@ -277,7 +277,7 @@ func (a *Archive) Apply(ctx context.Context, env *Env, d *Diff) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if err := extractArchive(ctx, f, a.format, tmp, raw, want); err != nil {
+	if err := extractArchive(ctx, f, a.format, 0, tmp, raw, want); err != nil {
 		return fmt.Errorf("extract %s: %w", a.Source, err)
 	}
 	if err := moveIntoPlace(tmp, local, entries, want); err != nil {

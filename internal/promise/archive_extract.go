@@ -17,9 +17,11 @@ import (
 // and fails if the archive no longer holds exactly the entries (raw, in
 // archive order) that were checked. Files and links get their owner and
 // mode here; directories get them once in place (see moveIntoPlace).
-func extractArchive(ctx context.Context, f *os.File, format, tmp string, raw []archiveEntry, own owner) error {
+// strip leading components are dropped from every entry's name, as raw was
+// scanned.
+func extractArchive(ctx context.Context, f *os.File, format string, strip int, tmp string, raw []archiveEntry, own owner) error {
 	i := 0
-	err := walkArchive(f, format, func(e archiveEntry, r io.Reader) error {
+	err := walkArchiveStrip(f, format, strip, func(e archiveEntry, r io.Reader) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -131,6 +133,12 @@ func moveIntoPlace(tmp, dest string, entries []archiveEntry, own owner) error {
 			return err
 		}
 	}
+	return settleDirs(dest, entries, own)
+}
+
+// settleDirs gives the directories among entries (checked and sorted), now
+// under dest, their owner and mode, deepest first.
+func settleDirs(dest string, entries []archiveEntry, own owner) error {
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
 		if e.kind != entryDir {

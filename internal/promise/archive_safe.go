@@ -89,8 +89,24 @@ const maxLinkTarget = 4096
 // with a reader of a regular file's content. It reads from the start of f
 // whatever its offset.
 func walkArchive(f *os.File, format string, fn func(e archiveEntry, r io.Reader) error) error {
+	return walkArchiveStrip(f, format, 0, fn)
+}
+
+// walkArchiveStrip is walkArchive with strip leading components dropped
+// from every entry's name (see stripEntry).
+func walkArchiveStrip(f *os.File, format string, strip int, fn func(e archiveEntry, r io.Reader) error) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
+	}
+	if strip > 0 {
+		inner := fn
+		fn = func(e archiveEntry, r io.Reader) error {
+			e, ok, err := stripEntry(e, strip)
+			if err != nil || !ok {
+				return err
+			}
+			return inner(e, r)
+		}
 	}
 	if format == formatZip {
 		return walkZip(f, fn)
@@ -254,12 +270,39 @@ func cleanEntryName(name string) (clean string, ok bool, err error) {
 	return c, true, nil
 }
 
+// stripEntry drops the first strip components of the name of e (clean),
+// as tar --strip-components does: ok is false for an entry with no more
+// components than that, which is skipped. A hardlink's target is stripped
+// too, and a hardlink whose target would vanish is unsafe.
+func stripEntry(e archiveEntry, strip int) (archiveEntry, bool, error) {
+	parts := strings.Split(e.name, "/")
+	if len(parts) <= strip {
+		return e, false, nil
+	}
+	name := e.name
+	e.name = strings.Join(parts[strip:], "/")
+	if e.kind == entryHardlink {
+		lp := strings.Split(e.link, "/")
+		if len(lp) <= strip {
+			return e, false, unsafeEntry(name, "is a hardlink to %s, which stripping %d components removes", e.link, strip)
+		}
+		e.link = strings.Join(lp[strip:], "/")
+	}
+	return e, true, nil
+}
+
 // scanArchive reads the headers of every entry of f, in archive order. An
 // archive that cannot be read, or that has an entry refused by tarEntry,
 // zipEntry or cleanEntryName, is an error.
 func scanArchive(f *os.File, format string) ([]archiveEntry, error) {
+	return scanArchiveStrip(f, format, 0)
+}
+
+// scanArchiveStrip is scanArchive with strip leading components dropped
+// from every entry's name.
+func scanArchiveStrip(f *os.File, format string, strip int) ([]archiveEntry, error) {
 	var out []archiveEntry
-	err := walkArchive(f, format, func(e archiveEntry, _ io.Reader) error {
+	err := walkArchiveStrip(f, format, strip, func(e archiveEntry, _ io.Reader) error {
 		out = append(out, e)
 		return nil
 	})
@@ -270,7 +313,7 @@ func scanArchive(f *os.File, format string) ([]archiveEntry, error) {
 // safety checks see it.
 type archiveTree struct {
 	dest   string // the destination on the host
-	local  string // the destination on the local filesystem (under --root)
+	local  string // the destination on the local filesystem (under --root); "" for none yet
 	byName map[string]*archiveEntry
 }
 
@@ -392,6 +435,9 @@ func (t *archiveTree) inside(p string) bool {
 func (t *archiveTree) linkAt(name string) (string, bool) {
 	if e, ok := t.byName[name]; ok {
 		return e.link, e.kind == entrySymlink
+	}
+	if t.local == "" {
+		return "", false
 	}
 	p := filepath.Join(t.local, filepath.FromSlash(name))
 	st, err := os.Lstat(p)
