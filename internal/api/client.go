@@ -61,6 +61,25 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any, heade
 	if err != nil {
 		return err
 	}
+	return decode(resp, method, path, out)
+}
+
+// DoBody sends body as a raw request body (Content-Type
+// application/octet-stream unless header sets one), streamed as it is
+// read: size is its length, sent as Content-Length, or -1 when unknown.
+// It decodes the JSON response into out (nil to discard it) and returns
+// the response's status code.
+func (c *Client) DoBody(ctx context.Context, method, path string, body io.Reader, size int64, out any, header ...string) (int, error) {
+	resp, err := c.sendBody(ctx, method, path, body, "application/octet-stream", size, header...)
+	if err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, decode(resp, method, path, out)
+}
+
+// decode reads the JSON body of resp into out (nil to discard it) and
+// closes it.
+func decode(resp *http.Response, method, path string, out any) error {
 	defer resp.Body.Close()
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
@@ -76,22 +95,39 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any, heade
 }
 
 func (c *Client) send(ctx context.Context, method, path string, in any, header ...string) (*http.Response, error) {
-	var body io.Reader
-	ctype := ""
 	switch v := in.(type) {
 	case nil:
+		return c.sendBody(ctx, method, path, nil, "", -1, header...)
 	case []byte:
-		body, ctype = bytes.NewReader(v), "application/octet-stream"
+		return c.sendBody(ctx, method, path, bytes.NewReader(v), "application/octet-stream", int64(len(v)), header...)
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", method, path, err)
 		}
-		body, ctype = bytes.NewReader(b), "application/json"
+		return c.sendBody(ctx, method, path, bytes.NewReader(b), "application/json", int64(len(b)), header...)
 	}
+}
+
+// sendBody sends a request with body (nil for none) of size bytes (-1 when
+// unknown) and returns the response, or a *StatusError for a status of 300
+// or more.
+func (c *Client) sendBody(ctx context.Context, method, path string, body io.Reader, ctype string, size int64, header ...string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if body != nil {
+		switch {
+		case size == 0:
+			// 0 with a body means "unknown" to net/http.
+			req.Body, req.GetBody = http.NoBody, nil
+			req.ContentLength = 0
+		case size > 0:
+			req.ContentLength = size
+		default:
+			req.ContentLength = -1 // chunked
+		}
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
