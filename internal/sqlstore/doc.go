@@ -44,8 +44,8 @@
 // # Dialects
 //
 // SQL is written once, with "?" placeholders, in the subset both databases
-// share (TEXT, BIGINT, INTEGER, BYTEA, which SQLite takes as a name for
-// BLOB storage; ON CONFLICT, UPDATE … FROM a VALUES list, whose columns
+// share (TEXT, BIGINT, INTEGER, BOOLEAN, which SQLite stores as 0 or 1,
+// BYTEA, which SQLite takes as a name for BLOB storage; ON CONFLICT, UPDATE … FROM a VALUES list, whose columns
 // both name column1, column2, …, and RETURNING). What differs — the driver, the DSN, "$1"
 // placeholders, row locks and the migration lock — is in dialect.go and
 // nowhere else.
@@ -125,4 +125,32 @@
 // A drift is a convergence on a host that repaired something nobody asked
 // for, reported by the agent under an ID of its choosing: AddDrift inserts
 // it with ON CONFLICT DO NOTHING, so a retried report is stored once.
+//
+// # Releases
+//
+// A version of an app is a row of versions naming its artifact by SHA-256
+// (the file itself is kept by package artifact). PutVersion inserts it with
+// ON CONFLICT DO NOTHING: the same content again returns the stored row, other
+// content is an error wrapping ErrConflict. Approve does the same for
+// approvals: the first one stands.
+//
+// A deployment (deliver, deploy or rollback) is a row of deployments, and
+// while it runs it holds the row of locks keyed by its app and environment.
+// CreateDeployment takes the lock with one INSERT … ON CONFLICT DO UPDATE …
+// WHERE the old lock has expired, RETURNING a row only when it took it, so
+// two servers starting deployments at once cannot both win: PostgreSQL makes
+// the second insert wait for the first transaction, SQLite serialises
+// writers. The refused one gets a *LockedError naming the holder.
+// UpdateDeployment stores progress and renews the lock; EndDeployment ends
+// the deployment, removes its lock (only if it still holds it: an expired
+// lock may have been taken over) and updates env_states, what each
+// environment runs, in one transaction. The env_states upsert sets only the
+// columns it changes, with previous taking the old current in the same
+// statement, so a scheduled check recorded at the same time (SetEnvCheck)
+// is never undone.
+//
+// # Users
+//
+// An API user is a row of users with the SHA-256 of its token (unique); the
+// token itself is never stored.
 package sqlstore
