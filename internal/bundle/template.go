@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 	"sync"
@@ -52,6 +53,13 @@ var funcs = template.FuncMap{
 		pad := strings.Repeat(" ", n)
 		return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
 	},
+}
+
+// TemplateFuncs returns a copy of the functions bundle templates may call
+// besides the built-in ones, so that other templates (the config files and
+// hooks of apps) offer the same.
+func TemplateFuncs() template.FuncMap {
+	return maps.Clone(funcs)
 }
 
 func joinAny(sep string, v []any) string {

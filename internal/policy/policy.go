@@ -24,7 +24,8 @@ type Policy struct {
 	// FromArchive sets it; Load leaves it "".
 	Hash     string
 	Interval time.Duration
-	Ops      map[string]*Op // by name
+	Ops      map[string]*Op  // by name
+	Apps     map[string]*App // by name
 
 	rules []rule
 	vars  []varLayer
@@ -95,11 +96,13 @@ func load(t *tree, prefix string, errs bundle.ErrorList) (*Policy, error) {
 	l := &loader{t: t, prefix: prefix, errs: errs, p: &Policy{
 		Interval: DefaultInterval,
 		Ops:      map[string]*Op{},
+		Apps:     map[string]*App{},
 		hosts:    map[string]map[string]any{},
 		files:    map[string][]byte{},
 	}}
 	l.policyFile()
 	l.ops()
+	l.apps()
 	l.bundles()
 	if err := l.errs.Err(); err != nil {
 		return nil, err
