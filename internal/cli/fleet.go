@@ -25,6 +25,17 @@ func (a *app) fleetCommands() []*cobra.Command {
 		a.secretCommand(),
 		a.driftCommand(),
 		a.journalCommand(),
+		a.appsCommand(),
+		a.versionsCommand(),
+		a.deliverCommand(),
+		a.deployCommand(),
+		a.rollbackCommand(),
+		a.approveCommand(),
+		a.unlockCommand(),
+		a.statusCommand(),
+		a.historyCommand(),
+		a.deploymentCommand(),
+		a.usersCommand(),
 	}
 }
 
