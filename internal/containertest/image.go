@@ -37,8 +37,14 @@ var images struct {
 // has to be built.
 func DebianImage(t testing.TB) string {
 	t.Helper()
+	return image(t, bookworm())
+}
+
+// image returns the tag of the image of r, importing or building it the
+// first time in the process.
+func image(t testing.TB, r recipe) string {
+	t.Helper()
 	testenv.Require(t, "docker")
-	r := bookworm()
 	tag := r.tag()
 	images.Lock()
 	defer images.Unlock()
@@ -46,7 +52,7 @@ func DebianImage(t testing.TB) string {
 		return tag
 	}
 	if err := ensureImage(t, r); err != nil {
-		t.Fatalf("debian image %s: %v", tag, err)
+		t.Fatalf("%s image %s: %v", r.Image, tag, err)
 	}
 	if images.ready == nil {
 		images.ready = map[string]bool{}
@@ -80,8 +86,8 @@ func ensureImage(t testing.TB, r recipe) error {
 	tarball := filepath.Join(dir, r.name()+".tar")
 	if _, err := os.Stat(tarball); errors.Is(err, fs.ErrNotExist) {
 		testenv.Require(t, "debootstrap")
-		t.Logf("building the %s root file system with debootstrap from %s into %s; this takes a minute or more",
-			r.Suite, r.Mirror, tarball)
+		t.Logf("building the %s %s root file system with debootstrap from %s into %s; this takes a minute or more",
+			r.Image, r.Suite, r.Mirror, tarball)
 		start := time.Now()
 		if err := buildTarball(ctx, r, tarball); err != nil {
 			return err

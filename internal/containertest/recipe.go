@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -13,7 +14,11 @@ import (
 const recipeVersion = 1
 
 // A recipe says how to build a Debian image; its hash names the result.
+// Every image is built the same way (ensureImage): debootstrap of the
+// suite with the extra packages, tidied, tarred into the cache directory and
+// imported into Docker; recipes differ only in these fields.
 type recipe struct {
+	Image   string   // the image's name: phenix-test/IMAGE:SUITE-HASH
 	Suite   string   // Debian suite, such as "bookworm"
 	Variant string   // debootstrap --variant
 	Mirror  string   // archive URI
@@ -26,6 +31,7 @@ type recipe struct {
 // adduser, procps (ps, pgrep, kill) and ca-certificates.
 func bookworm() recipe {
 	return recipe{
+		Image:   "debian",
 		Suite:   "bookworm",
 		Variant: "minbase",
 		Mirror:  hostMirror("bookworm"),
@@ -33,7 +39,18 @@ func bookworm() recipe {
 	}
 }
 
-// hash returns 8 hex digits that change with any part of the recipe.
+// bookwormHAProxy returns the recipe of the image HAProxyImage provides:
+// bookworm's, plus haproxy and socat.
+func bookwormHAProxy() recipe {
+	r := bookworm()
+	r.Image = "haproxy"
+	r.Include = append(slices.Clone(r.Include), "haproxy", "socat")
+	return r
+}
+
+// hash returns 8 hex digits that change with any part of the recipe. The
+// image's name is not hashed (it is in the tag and the file names), so that
+// the hashes of images cached before it existed still hold.
 func (r recipe) hash() string {
 	sum := sha256.Sum256(fmt.Appendf(nil, "v%d\n%s\n%s\n%s\n%s\n",
 		recipeVersion, r.Suite, r.Variant, r.Mirror, strings.Join(r.Include, ",")))
@@ -42,10 +59,11 @@ func (r recipe) hash() string {
 
 // tag returns the docker image tag, such as phenix-test/debian:bookworm-1a2b3c4d.
 func (r recipe) tag() string {
-	return "phenix-test/debian:" + r.Suite + "-" + r.hash()
+	return "phenix-test/" + r.Image + ":" + r.Suite + "-" + r.hash()
 }
 
-// name returns the base name of the recipe's files in the cache directory.
+// name returns the base name of the recipe's files in the cache directory,
+// such as debian-bookworm-1a2b3c4d.
 func (r recipe) name() string {
-	return "debian-" + r.Suite + "-" + r.hash()
+	return r.Image + "-" + r.Suite + "-" + r.hash()
 }
