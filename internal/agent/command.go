@@ -21,6 +21,11 @@ const exitNotStarted = 127
 // process group, its output streamed and kept. At Timeout, or when ctx
 // ends (the agent stops), the whole group is killed.
 func (a *agent) runCommand(ctx context.Context, j wire.Job, m *masker) wire.Result {
+	return a.runProcess(ctx, j, "/", m)
+}
+
+// runProcess is runCommand in the working directory dir.
+func (a *agent) runProcess(ctx context.Context, j wire.Job, dir string, m *masker) wire.Result {
 	res := wire.Result{Job: j.ID, StartedAt: time.Now().UTC()}
 	out := newOutput(j.ID, m, a.sendOutput, a.tune.flushEvery, a.tune.flushBytes)
 	finish := func(status string, code int) wire.Result {
@@ -35,7 +40,7 @@ func (a *agent) runCommand(ctx context.Context, j wire.Job, m *masker) wire.Resu
 	}
 	cmd := exec.Command(j.Argv[0], j.Argv[1:]...)
 	cmd.Env = append(os.Environ(), j.Env...)
-	cmd.Dir = "/"
+	cmd.Dir = dir
 	cmd.Stdout = out.stream("stdout")
 	cmd.Stderr = out.stream("stderr")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

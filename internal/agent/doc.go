@@ -92,6 +92,8 @@
 // ok, changed or failed (timeout past its Timeout), with the
 // engine.Report as JSON in Detail.
 //
+// Release and check jobs are described under Releases.
+//
 // # Secrets
 //
 // The payload names the vars that are secrets. Every occurrence of their
@@ -162,4 +164,73 @@
 // (trigger, result changed or failed, the engine results that changed or
 // failed, with their diffs, secrets masked) goes to the outbox. The first
 // convergence of a new payload, and apply jobs, are not drift.
+//
+// # Releases
+//
+// A release job (wire.JobRelease, its wire.ReleaseTask in Job.Release)
+// delivers, activates, checks or runs a hook of a version of an app; a
+// check job (wire.JobCheck) runs an app's checks. Everything happens under
+// the task's Dir (below Root when the agent has one):
+//
+//	Dir/releases/<version>/                 one directory per version
+//	Dir/releases/<version>/.phenix-release  the marker: app, version, sha256, delivered_at
+//	Dir/current -> releases/<version>       relative symlink
+//	Dir/.download/<sha256>.part             a download under way
+//
+// A version must be usable as a directory name: not empty, at most 128
+// bytes, no slash or control character, not . or .., no leading dot; any
+// other is refused before anything is done. Tasks of one Dir run one at a
+// time on a host, in the order they wait.
+//
+// deliver: a release whose marker has the artifact's sha256 is on disk,
+// and nothing is downloaded (result ok). Otherwise the artifact is fetched
+// with GET <server><Artifact.Path> from the server the agent enrolled with
+// (agent.json), over HTTPS with the host's certificate and the fleet's CA,
+// streamed to the .part file and hashed in the same pass; a size or
+// checksum other than the task's removes it and fails, saying expected and
+// got. The archive (format sniffed from its content, which must match
+// Artifact.Format when given) is checked as a whole, with Strip leading
+// components dropped, as the archive promise checks (promise.InspectArchive),
+// extracted into a hidden directory beside the release that is renamed
+// into place whole (promise.ExtractArchive; Owner and Group apply to the
+// entries), with the marker written into it first: a release directory
+// without a matching marker is incomplete, and is replaced whole by the
+// next delivery. Result changed.
+//
+// activate: deliver if needed; render Files (text/template with the bundle
+// template functions, missing keys are errors) into the release directory,
+// or at their absolute path, each written atomically (mode 0644 unless
+// given, Owner and Group); switch current atomically (a new symlink renamed
+// over it), recording the version it pointed to as previous; keep Service,
+// a service promise mapping whose strings are templates, with the engine,
+// then restart it (or reload it, per Restart; none leaves it) unless the
+// engine has just started it; run Checks; and only if everything passed,
+// prune: keep the Keep newest releases by delivered_at, always the current
+// and previous ones, and remove incomplete directories older than an hour.
+// A failing step stops the task: current is not switched back (the server
+// decides a rollback, which is an activate of the previous version, on
+// disk). Result changed.
+//
+// check: run Checks against the current release; a Version that is not
+// the current one fails. Result ok.
+//
+// hook: run Hook (Argv, each element a template, or Script with /bin/sh
+// -c) in the release directory (Dir when the release is not on disk), as
+// run jobs run (own process group, output streamed, killed at the job's
+// timeout), with PHENIX_APP, PHENIX_ENV, PHENIX_VERSION, PHENIX_RELEASE and
+// PHENIX_PREVIOUS set. A non-zero exit fails. Result ok.
+//
+// Templates see .app, .env, .version, .dir, .release, .current,
+// .previous, .host.id, .host.address (the first non-loopback IPv4 address,
+// else the hostname) and .vars: the host's payload vars without its
+// secrets, overlaid with the task's Vars, overlaid with the host's secrets
+// (top-level keys replace). Checks (package check) run all at once, each
+// retrying until its own deadline, with .host and .vars.
+//
+// The result's Output has one line per step ("download 104857600 bytes in
+// 1.2s, sha256 ok", "switch current: 1.0 → 1.1", "service web restarted",
+// "check health: ok (1 attempt, 12ms)"), its Detail a wire.ReleaseReport:
+// each step timed, the check results, the versions on disk newest first.
+// Secrets are masked in both. A task that outlives Job.Timeout ends with
+// status timeout; one that fails, failed.
 package agent

@@ -120,6 +120,8 @@ func (a *agent) runJob(ctx context.Context, j wire.Job) wire.Result {
 		return a.runCommand(ctx, j, newMasker(kp.Vars, kp.Secrets))
 	case wire.JobApply:
 		return a.runApply(ctx, j)
+	case wire.JobRelease, wire.JobCheck:
+		return a.runRelease(ctx, j)
 	}
 	now := time.Now().UTC()
 	return wire.Result{
