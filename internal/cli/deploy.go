@@ -96,10 +96,16 @@ func (a *app) startDeployment(ctx context.Context, app string, req api.DeployReq
 		}
 		st.start(d)
 	}
-	var end *api.Deployment
+	var (
+		end   *api.Deployment
+		steps []api.DeployStep // as they ended: the end event comes without them
+	)
 	err = c.DeploymentEvents(ctx, d.ID, func(ev api.DeploymentEvent) {
 		if ev.Type == "end" && ev.Deployment != nil {
 			end = ev.Deployment
+		}
+		if ev.Type == "step" && ev.Step != nil && ev.Step.Result != api.StateRunning {
+			steps = append(steps, *ev.Step)
 		}
 		if !df.asJSON {
 			st.event(ev)
@@ -125,6 +131,9 @@ func (a *app) startDeployment(ctx context.Context, app string, req api.DeployReq
 			return err
 		}
 	} else {
+		if end.Steps == nil {
+			end.Steps = steps
+		}
 		fmt.Fprintln(a.stdout, endLine(*end))
 	}
 	if end.State != api.StateOK {

@@ -262,6 +262,12 @@ func newFakeReleases(t *testing.T, final api.Deployment) *fakeReleases {
 	mux.HandleFunc("GET /api/v1/deployments/{id}/events", func(w http.ResponseWriter, r *http.Request) {
 		enc := json.NewEncoder(w)
 		for _, ev := range deployEvents(f.final) {
+			if ev.Deployment != nil {
+				// The server's end event leaves the steps out.
+				d := *ev.Deployment
+				d.Steps = nil
+				ev.Deployment = &d
+			}
 			_ = enc.Encode(ev)
 		}
 	})
