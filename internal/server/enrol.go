@@ -248,7 +248,7 @@ func (s *Server) handleAccept(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		s.hosts.update(h.ID, func(x *host.Host) { x.Status = host.Accepted })
-		s.journal(journal.Entry{Actor: adminActor, Action: "host.accept", Hosts: []string{h.ID}, Result: "ok", Summary: fmt.Sprintf("accepted %s (was %s)", h.ID, h.Status)})
+		s.journal(journal.Entry{Actor: actorOf(r).Name, Action: "host.accept", Hosts: []string{h.ID}, Result: "ok", Summary: fmt.Sprintf("accepted %s (was %s)", h.ID, h.Status)})
 		h.Status = host.Accepted
 	}
 	return writeOK(w, s.apiHost(h, time.Now()))
@@ -266,7 +266,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 		s.hosts.update(h.ID, func(x *host.Host) { x.Status = host.Revoked })
 		n := s.bus.Kick(h.ID)
 		_ = os.Remove(filepath.Join(s.cfg.DataDir, "pending", h.ID+".csr"))
-		s.journal(journal.Entry{Actor: adminActor, Action: "host.revoke", Hosts: []string{h.ID}, Result: "ok",
+		s.journal(journal.Entry{Actor: actorOf(r).Name, Action: "host.revoke", Hosts: []string{h.ID}, Result: "ok",
 			Summary: fmt.Sprintf("revoked %s (was %s); %d connection(s) closed", h.ID, h.Status, n)})
 		h.Status = host.Revoked
 	}
@@ -304,7 +304,7 @@ func (s *Server) handleLabels(w http.ResponseWriter, r *http.Request) error {
 	for _, k := range req.Remove {
 		params[k] = "(removed)"
 	}
-	s.journal(journal.Entry{Actor: adminActor, Action: "host.label", Hosts: []string{h.ID}, Params: params, Result: "ok",
+	s.journal(journal.Entry{Actor: actorOf(r).Name, Action: "host.label", Hosts: []string{h.ID}, Params: params, Result: "ok",
 		Summary: fmt.Sprintf("labels of %s: %s", h.ID, host.FormatLabels(labels))})
 	h.Labels = labels
 	return writeOK(w, s.apiHost(h, time.Now()))
@@ -329,7 +329,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if req.TTL > 0 {
 		exp = now.Add(time.Duration(req.TTL))
 	}
-	tok, secret, err := host.NewJoinToken(adminActor, req.Labels, req.MaxUses, exp, now)
+	tok, secret, err := host.NewJoinToken(actorOf(r).Name, req.Labels, req.MaxUses, exp, now)
 	if err != nil {
 		return badRequest("token", "%v", err)
 	}
@@ -340,7 +340,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	for k, v := range req.Labels {
 		params["label."+k] = v
 	}
-	s.journal(journal.Entry{Actor: adminActor, Action: "token.create", Params: params, Result: "ok", Summary: "join token " + tok.ID + " created"})
+	s.journal(journal.Entry{Actor: actorOf(r).Name, Action: "token.create", Params: params, Result: "ok", Summary: "join token " + tok.ID + " created"})
 	base := "https://" + r.Host
 	return writeOK(w, api.TokenResponse{
 		ID: tok.ID, Token: secret, ExpiresAt: exp, CAHash: s.caHash,

@@ -83,6 +83,17 @@ func (t *hostTable) get(id string) (host.Host, bool) {
 	return clone(h), true
 }
 
+// lastSeen returns the last heartbeat of host id, without copying the host.
+func (t *hostTable) lastSeen(id string) (time.Time, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	h := t.hosts[id]
+	if h == nil {
+		return time.Time{}, false
+	}
+	return h.LastSeen, true
+}
+
 func clone(h *host.Host) host.Host {
 	c := *h
 	c.Labels = maps.Clone(h.Labels)

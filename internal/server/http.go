@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,21 @@ import (
 // adminActor is the actor of requests made with the admin token.
 const adminActor = "admin"
 
+// actor is who makes a request: the admin token's "admin", or a user
+// (phenix users add), who is an admin or not.
+type actor struct {
+	Name  string
+	Admin bool
+}
+
+type actorKey struct{}
+
+// actorOf returns the actor of an authenticated request.
+func actorOf(r *http.Request) actor {
+	a, _ := r.Context().Value(actorKey{}).(actor)
+	return a
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -27,17 +43,27 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("POST /api/v1/enrol", s.handleEnrol)
 
-	admin := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	route := func(pattern string, adminOnly bool, h func(w http.ResponseWriter, r *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if !s.authorized(r) {
+			a, ok := s.authenticate(r)
+			if !ok {
 				writeError(w, http.StatusUnauthorized, api.Error{Error: "missing or wrong API token (--token or PHENIX_TOKEN)"})
 				return
 			}
+			if adminOnly && !a.Admin {
+				writeError(w, http.StatusForbidden, api.Error{Error: "user " + a.Name + " is not an admin: this needs an admin token"})
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), actorKey{}, a))
 			if err := h(w, r); err != nil {
 				s.writeErr(w, r, err)
 			}
 		})
 	}
+	// admin routes need an admin; user routes any user, and check what
+	// the user may do themselves (an environment's deployers, approvers).
+	admin := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) { route(pattern, true, h) }
+	user := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) { route(pattern, false, h) }
 	admin("GET /api/v1/hosts", s.handleHosts)
 	admin("POST /api/v1/hosts/{id}/accept", s.handleAccept)
 	admin("POST /api/v1/hosts/{id}/revoke", s.handleRevoke)
@@ -56,12 +82,45 @@ func (s *Server) routes() http.Handler {
 	admin("GET /api/v1/drift", s.handleDrift)
 	admin("GET /api/v1/journal", s.handleJournal)
 	admin("GET /api/v1/journal/verify", s.handleJournalVerify)
+
+	user("GET /api/v1/apps", s.handleApps)
+	user("PUT /api/v1/apps/{app}/versions/{version}", s.handleUpload)
+	user("GET /api/v1/apps/{app}/versions", s.handleVersions)
+	user("GET /api/v1/apps/{app}/status", s.handleStatus)
+	user("POST /api/v1/apps/{app}/deployments", s.handleDeploy)
+	user("GET /api/v1/apps/{app}/deployments", s.handleDeployments)
+	user("GET /api/v1/deployments/{id}", s.handleDeployment)
+	user("GET /api/v1/deployments/{id}/events", s.handleDeploymentEvents)
+	user("POST /api/v1/apps/{app}/approvals", s.handleApprove)
+	user("DELETE /api/v1/apps/{app}/locks/{env}", s.handleUnlock)
+	mux.HandleFunc("GET /api/v1/artifacts/{sha256}", s.handleArtifact) // hosts (client certificate) or users
+	admin("POST /api/v1/users", s.handleUserCreate)
+	admin("GET /api/v1/users", s.handleUsers)
+	admin("DELETE /api/v1/users/{name}", s.handleUserDelete)
 	return mux
 }
 
-func (s *Server) authorized(r *http.Request) bool {
+// authenticate returns who the request's bearer token belongs to: the
+// admin token, or a user's token (phenix users add).
+func (s *Server) authenticate(r *http.Request) (actor, bool) {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
+	if !ok || got == "" {
+		return actor{}, false
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1 {
+		return actor{Name: adminActor, Admin: true}, true
+	}
+	if !strings.HasPrefix(got, userTokenPrefix) {
+		return actor{}, false
+	}
+	u, err := s.db.UserByTokenHash(r.Context(), hashToken(got))
+	if err != nil {
+		if !errors.Is(err, sqlstore.ErrNotFound) {
+			s.log.Error("authenticate", "err", err)
+		}
+		return actor{}, false
+	}
+	return actor{Name: u.Name, Admin: u.Admin}, true
 }
 
 // inputError is a request refused as bad input: 400, naming the field.
@@ -89,6 +148,16 @@ func notFound(format string, args ...any) error {
 	return &statusError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
 }
 
+// conflict refuses a request that the current state does not allow: 409.
+func conflict(format string, args ...any) error {
+	return &statusError{code: http.StatusConflict, msg: fmt.Sprintf(format, args...)}
+}
+
+// forbidden refuses a request the actor may not make: 403.
+func forbidden(format string, args ...any) error {
+	return &statusError{code: http.StatusForbidden, msg: fmt.Sprintf(format, args...)}
+}
+
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ie *inputError
 	var se *statusError
@@ -99,6 +168,8 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, se.code, api.Error{Error: se.msg})
 	case errors.Is(err, sqlstore.ErrNotFound):
 		writeError(w, http.StatusNotFound, api.Error{Error: err.Error()})
+	case errors.Is(err, sqlstore.ErrConflict) || errors.As(err, new(*sqlstore.LockedError)):
+		writeError(w, http.StatusConflict, api.Error{Error: err.Error()})
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, api.Error{Error: err.Error()})

@@ -38,6 +38,8 @@ type jobSpec struct {
 	Params  map[string]string `json:"params,omitempty"` // secrets masked
 	DryRun  bool              `json:"dry_run,omitempty"`
 	Job     wire.Job          `json:"job"`
+	// Deployment is the deployment a release job is a step of.
+	Deployment string `json:"deployment,omitempty"`
 }
 
 // jobTracker follows the jobs that have not ended.
@@ -62,6 +64,9 @@ type runningJob struct {
 	subs       map[chan api.Event]bool
 	wake       chan struct{}
 	extraGrace time.Duration
+	dispatched map[string]time.Time // when each host was sent the job
+	done       chan struct{}        // closed when the job ends, or the server stops
+	closeOnce  sync.Once
 }
 
 func newJobTracker(s *Server) *jobTracker {
@@ -69,14 +74,14 @@ func newJobTracker(s *Server) *jobTracker {
 }
 
 // start stores job and runs it. offline hosts are unreachable at once.
-func (t *jobTracker) start(ctx context.Context, job sqlstore.Job, spec jobSpec, offline []string) error {
+func (t *jobTracker) start(ctx context.Context, job sqlstore.Job, spec jobSpec, offline []string) (*runningJob, error) {
 	if err := t.s.db.CreateJob(ctx, job); err != nil {
-		return err
+		return nil, err
 	}
 	now := time.Now().UTC()
 	if len(offline) > 0 {
 		if _, err := t.s.db.MarkUnreachable(ctx, job.ID, offline, now); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	off := map[string]bool{}
@@ -93,7 +98,7 @@ func (t *jobTracker) start(ctx context.Context, job sqlstore.Job, spec jobSpec, 
 	rj.counts[wire.StatusUnreachable] += len(offline)
 	t.s.wg.Add(1)
 	go func() { defer t.s.wg.Done(); rj.run() }()
-	return nil
+	return rj, nil
 }
 
 func (t *jobTracker) register(job sqlstore.Job, spec jobSpec, targets []string, extraGrace time.Duration) *runningJob {
@@ -108,6 +113,8 @@ func (t *jobTracker) register(job sqlstore.Job, spec jobSpec, targets []string, 
 		subs:       map[chan api.Event]bool{},
 		wake:       make(chan struct{}, 1),
 		extraGrace: extraGrace,
+		dispatched: map[string]time.Time{},
+		done:       make(chan struct{}),
 	}
 	for _, h := range targets {
 		rj.pending[h] = true
@@ -134,6 +141,12 @@ func (t *jobTracker) resume(ctx context.Context) {
 		var spec jobSpec
 		if err := json.Unmarshal([]byte(job.Spec), &spec); err != nil {
 			t.s.log.Error("resume job: spec", "job", j.ID, "err", err)
+			continue
+		}
+		if spec.Deployment != "" || job.Kind == wire.JobCheck {
+			// Its deployment ended failed (recoverDeployments), and
+			// nobody waits for a scheduled check any more.
+			t.s.abandonJob(ctx, job.ID, spec.Deployment, time.Now().UTC())
 			continue
 		}
 		var pending []string
@@ -248,9 +261,11 @@ func (rj *runningJob) dispatch() {
 	}
 	batch := rj.queue[:n]
 	rj.queue = rj.queue[n:]
-	dl := time.Now().Add(rj.job.Timeout + resultGrace + rj.extraGrace)
+	now := time.Now()
+	dl := now.Add(rj.job.Timeout + resultGrace + rj.extraGrace)
 	for _, h := range batch {
 		rj.deadline[h] = dl
+		rj.dispatched[h] = now
 	}
 	rj.mu.Unlock()
 	nc := rj.t.s.nc
@@ -262,14 +277,29 @@ func (rj *runningJob) dispatch() {
 	_ = nc.Flush()
 }
 
-// expire marks the dispatched hosts past their deadline unreachable.
+// expire marks unreachable the dispatched hosts past their deadline, and
+// those that went away: silent (no heartbeat) for longer than the
+// presence timeout, counted from the later of their last heartbeat and
+// the dispatch — a host that vanishes mid-job is not waited for until
+// the job's timeout.
 func (rj *runningJob) expire() {
 	now := time.Now()
+	gone := rj.t.s.hosts.presenceTimeout() + resultGrace
 	rj.mu.Lock()
 	var late []string
 	for h, dl := range rj.deadline {
 		if now.After(dl) {
 			late = append(late, h)
+			continue
+		}
+		if seen, ok := rj.t.s.hosts.lastSeen(h); ok {
+			since := rj.dispatched[h]
+			if seen.After(since) {
+				since = seen
+			}
+			if now.Sub(since) > gone {
+				late = append(late, h)
+			}
 		}
 	}
 	rj.mu.Unlock()
@@ -358,6 +388,7 @@ func (rj *runningJob) unsubscribe(ch chan api.Event) {
 
 // close ends the subscriptions without ending the job (the server stops).
 func (rj *runningJob) close() {
+	rj.closeOnce.Do(func() { close(rj.done) })
 	rj.mu.Lock()
 	for ch := range rj.subs {
 		close(ch)
@@ -413,6 +444,17 @@ func (s *Server) journalJob(j sqlstore.Job, spec jobSpec) {
 	action := map[string]string{wire.JobRun: "command.run", wire.JobOp: "op.run", wire.JobApply: "apply"}[j.Kind]
 	params := map[string]string{}
 	switch j.Kind {
+	case wire.JobCheck:
+		return // scheduled: its outcome is the environment's check status
+	case wire.JobRelease:
+		if t := spec.Job.Release; t != nil {
+			action = "release." + t.Action
+			params["app"], params["env"], params["version"] = t.App, t.Env, t.Version
+			if t.Hook != nil {
+				params["hook"] = t.Hook.Name
+			}
+		}
+		params["deployment"] = spec.Deployment
 	case wire.JobRun:
 		params["command"] = strings.Join(spec.Command, " ")
 	case wire.JobOp:
@@ -478,6 +520,7 @@ func (s *Server) handleStartJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	job.Actor = actorOf(r).Name
 	sel, err := s.parseSelector("selector", job.Selector)
 	if err != nil {
 		return err
@@ -493,7 +536,7 @@ func (s *Server) handleStartJob(w http.ResponseWriter, r *http.Request) error {
 	job.Spec = string(b)
 	job.CreatedAt = now
 	job.Deadline = now.Add(job.Timeout + resultGrace)
-	if err := s.jobs.start(r.Context(), job, spec, offline); err != nil {
+	if _, err := s.jobs.start(r.Context(), job, spec, offline); err != nil {
 		return err
 	}
 	return writeOK(w, s.apiJob(job, nil))
@@ -502,7 +545,7 @@ func (s *Server) handleStartJob(w http.ResponseWriter, r *http.Request) error {
 // prepareJob checks a job request and returns the job (without hosts and
 // id) and its spec.
 func (s *Server) prepareJob(req api.JobRequest) (sqlstore.Job, jobSpec, error) {
-	job := sqlstore.Job{Kind: req.Kind, Actor: adminActor, Selector: strings.TrimSpace(req.Selector), Batch: req.Batch, Timeout: time.Duration(req.Timeout)}
+	job := sqlstore.Job{Kind: req.Kind, Selector: strings.TrimSpace(req.Selector), Batch: req.Batch, Timeout: time.Duration(req.Timeout)}
 	spec := jobSpec{Job: wire.Job{Kind: req.Kind}}
 	if err := parseBatch(req.Batch); err != nil {
 		return job, spec, err

@@ -169,7 +169,7 @@ func (s *Server) handlePolicyPush(w http.ResponseWriter, r *http.Request) error 
 	if commit != "" && !regexp.MustCompile(`^[0-9a-f]{7,64}$`).MatchString(commit) {
 		return badRequest("X-Phenix-Commit", "expected a git commit id, got %q", commit)
 	}
-	rev, err := s.db.PutPolicy(r.Context(), sqlstore.PolicyRevision{Hash: hash, Commit: commit, Actor: adminActor, CreatedAt: time.Now().UTC(), Archive: archive})
+	rev, err := s.db.PutPolicy(r.Context(), sqlstore.PolicyRevision{Hash: hash, Commit: commit, Actor: actorOf(r).Name, CreatedAt: time.Now().UTC(), Archive: archive})
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (s *Server) handlePolicyPush(w http.ResponseWriter, r *http.Request) error 
 	if commit != "" {
 		params["commit"] = commit
 	}
-	s.journal(journal.Entry{Actor: adminActor, Action: "policy.push", Selector: "*", Params: params, Result: "ok",
+	s.journal(journal.Entry{Actor: actorOf(r).Name, Action: "policy.push", Selector: "*", Params: params, Result: "ok",
 		Summary: fmt.Sprintf("policy revision %d (%s) pushed; %d hosts notified", rev.Seq, short(rev.Hash), n)})
 	return writeOK(w, api.PolicyRevision{Seq: rev.Seq, Hash: rev.Hash, Commit: rev.Commit, Actor: rev.Actor, CreatedAt: rev.CreatedAt, Hosts: n})
 }
@@ -306,11 +306,11 @@ func (s *Server) handleSecretPut(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.PutSecret(r.Context(), sqlstore.Secret{Name: name, Selector: sel, Sealed: sealed, UpdatedBy: adminActor, UpdatedAt: time.Now().UTC()}); err != nil {
+	if err := s.db.PutSecret(r.Context(), sqlstore.Secret{Name: name, Selector: sel, Sealed: sealed, UpdatedBy: actorOf(r).Name, UpdatedAt: time.Now().UTC()}); err != nil {
 		return err
 	}
 	s.forgetSecrets()
-	s.journal(journal.Entry{Actor: adminActor, Action: "secret.set", Selector: sel, Params: map[string]string{"name": name, "value": journal.Masked}, Result: "ok", Summary: "secret " + name + " set for " + sel})
+	s.journal(journal.Entry{Actor: actorOf(r).Name, Action: "secret.set", Selector: sel, Params: map[string]string{"name": name, "value": journal.Masked}, Result: "ok", Summary: "secret " + name + " set for " + sel})
 	if lp, _ := s.policies.latest(s.ctx, s.db); lp != nil {
 		s.notifyPolicy(lp.rev.Hash)
 	}
@@ -343,7 +343,7 @@ func (s *Server) handleSecretDelete(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	s.forgetSecrets()
-	s.journal(journal.Entry{Actor: adminActor, Action: "secret.delete", Selector: sel, Params: map[string]string{"name": name}, Result: "ok", Summary: "secret " + name + " deleted for " + sel})
+	s.journal(journal.Entry{Actor: actorOf(r).Name, Action: "secret.delete", Selector: sel, Params: map[string]string{"name": name}, Result: "ok", Summary: "secret " + name + " deleted for " + sel})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/phenixhq/phenix/internal/artifact"
 	"github.com/phenixhq/phenix/internal/bus"
 	"github.com/phenixhq/phenix/internal/pki"
 	"github.com/phenixhq/phenix/internal/secret"
@@ -100,6 +101,10 @@ type Server struct {
 	results  chan *pendingResult
 	policies *policyCache
 
+	artifacts *artifact.Store
+	deploys   *deployTracker
+	checks    *checkScheduler
+
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -157,6 +162,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.policies = &policyCache{}
+	s.artifacts = &artifact.Store{Dir: filepath.Join(cfg.DataDir, "artifacts")}
+	s.deploys = &deployTracker{running: map[string]*deployRun{}}
+	s.checks = newCheckScheduler(s)
 
 	names := serverNames(cfg.Advertise)
 	cert, err := s.ca.IssueServer(names, 397*24*time.Hour)
@@ -200,8 +208,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: listen %s: %w", cfg.Listen, err)
 	}
 	s.http = &http.Server{
-		Handler:           s.routes(),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Handler: s.routes(),
+		// Hosts present their certificate to download artifacts; people
+		// and the CLI present none and use a token.
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+			ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: s.ca.Pool(),
+		},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -220,10 +233,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			s.log.Error("https server", "err", err)
 		}
 	}()
-	s.wg.Add(3)
+	// Deployments a previous server left running end failed before the
+	// jobs resume, so that their jobs are not carried on.
+	s.recoverDeployments(ctx)
+	s.wg.Add(4)
 	go func() { defer s.wg.Done(); s.storeResults() }()
 	go func() { defer s.wg.Done(); s.hosts.flush(s.ctx, s.db, s.log) }()
 	go func() { defer s.wg.Done(); s.jobs.resume(ctx) }()
+	go func() { defer s.wg.Done(); s.checks.loop(s.ctx) }()
 	if err := writeJSON(filepath.Join(cfg.DataDir, "server.json"), s.info); err != nil {
 		return nil, err
 	}
