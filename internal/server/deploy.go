@@ -687,6 +687,9 @@ func (dr *deployRun) serverHook(ctx context.Context, n int, name string, h polic
 		st.Result, st.Summary = api.StateFailed, err.Error()
 	}
 	dr.endStep(i, st)
+	dr.s.journal(journal.Entry{Actor: dr.d.Actor, Action: "release.hook", Hosts: hosts,
+		Params: map[string]string{"app": dr.app.Name, "env": dr.env.Name, "version": dr.d.Version, "deployment": dr.d.ID, "hook": name, "on": "server", "batch": fmt.Sprint(n)},
+		Result: st.Result, Summary: fmt.Sprintf("%s on the server for batch %d: %s", name, n, st.Summary)})
 	return &st
 }
 
