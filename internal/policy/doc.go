@@ -189,10 +189,12 @@
 // functions of bundle templates (default, upper, lower, trim, join, quote,
 // replace, indent). On hosts (config, service, hooks with on: each or one)
 // they see .app, .env, .version, .dir, .release (this release's directory),
-// .current (dir/current), .previous (the release switched from, "" when
-// none), .host.id, .host.address and .vars: the app's vars, each top-level
-// var of the environment's replacing the app's. Server hooks see .app, .env, .version,
-// .previous, .vars, .hosts (the batch's hosts, each with .id and .address)
+// .current (dir/current), .previous (the version current pointed to
+// before the switch, "" when none), .host.id, .host.address and .vars: the
+// host's policy vars, under the app's vars, under the environment's (each
+// top-level var replacing the one below), under the host's secrets. Server
+// hooks see .app, .env, .version, .previous (the environment's version
+// before the deployment), .vars (the app's and the environment's), .hosts (the batch's hosts, each with .id and .address)
 // and .batch (its number, from 1). Checks see .host.id, .host.address and
 // .vars. Templates are parsed when the policy is loaded, so that a syntax
 // error is reported at its place; a missing var is an error only when they
