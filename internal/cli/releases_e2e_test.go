@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/phenixhq/phenix/internal/agent"
 	"github.com/phenixhq/phenix/internal/api"
@@ -104,6 +103,7 @@ environments:
 	if code != ExitFailed || !strings.Contains(out+errs, "alpha stays on 2.0") {
 		t.Errorf("deploy 3.0: %d\n%s\n%s", code, out, errs)
 	}
+	t.Logf("phenix deploy web 3.0 --env alpha:\n%s%s", out, errs)
 	code, out, errs = cli("status", "web")
 	if code != 0 || !strings.Contains(out, "2.0") || !strings.Contains(out, "failed") {
 		t.Errorf("status: %d\n%s\n%s", code, out, errs)
@@ -134,5 +134,4 @@ environments:
 	if code == 0 || !strings.Contains(errs, "not locked") {
 		t.Errorf("unlock: %d\n%s\n%s", code, out, errs)
 	}
-	_ = time.Second
 }

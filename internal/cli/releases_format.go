@@ -395,7 +395,9 @@ func endLine(d api.Deployment) string {
 		if d.Summary != "" {
 			s += ": " + d.Summary
 		}
-		if d.Previous != "" {
+		// The server's summary says where the environment stays; an
+		// older or terser one may not.
+		if d.Previous != "" && !strings.Contains(d.Summary, " stays on ") {
 			s += "; " + d.Env + " stays on " + d.Previous
 		}
 		return s
