@@ -50,7 +50,7 @@ func tarGz(t *testing.T, top string, files map[string]string) []byte {
 // host) and prod (two, one per batch, approval, deployers alice), checks
 // that read the release's health file, server hooks that log the batches
 // going out and in, and a pre hook that waits while a hold file exists.
-func releasePolicy(t *testing.T, roots map[string]string, hookLog, hold string) string {
+func releasePolicy(t *testing.T, roots map[string]string, hookLog, hold, checkEvery string) string {
 	dir := t.TempDir()
 	var hosts strings.Builder
 	for id, root := range roots {
@@ -82,7 +82,7 @@ checks:
     command:
       script: grep -qx ok {{ .vars.root }}/opt/phenix/apps/web/current/health
     retry: {interval: 100ms, deadline: 1s}
-check_every: 0s
+check_every: ` + checkEvery + `
 environments:
   alpha:
     select: env=alpha
@@ -178,7 +178,7 @@ func TestReleases(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	hookLog, hold := filepath.Join(tmp, "hooks.log"), filepath.Join(tmp, "hold")
-	archive, _, err := policy.Pack(releasePolicy(t, roots, hookLog, hold))
+	archive, _, err := policy.Pack(releasePolicy(t, roots, hookLog, hold, "0s"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,6 +483,34 @@ func TestReleases(t *testing.T) {
 		t.Logf("journal: %q", story)
 		if !slices.Contains(story, "deploy failed") || !slices.Contains(story, "deploy.start running") || !slices.Contains(story, "release.activate failed") {
 			t.Errorf("journal story: %q", story)
+		}
+	})
+
+	t.Run("scheduled checks", func(t *testing.T) {
+		archive, _, err := policy.Pack(releasePolicy(t, roots, hookLog, hold, "10s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.Do(ctx, "POST", "/api/v1/policy", archive, nil); err != nil {
+			t.Fatal(err)
+		}
+		// a-1 breaks after the deploy: the next scheduled run says so.
+		if err := os.WriteFile(filepath.Join(roots["a-1"], "opt/phenix/apps/web/current/health"), []byte("broken\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(40 * time.Second)
+		for {
+			st := f.status(f.c)["alpha"]
+			if st.Check != nil && !st.Check.OK {
+				if !strings.Contains(st.Check.Summary, "a-1: check health") {
+					t.Errorf("check summary: %q", st.Check.Summary)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no failed scheduled check: %+v", st.Check)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 
