@@ -145,17 +145,22 @@ func (a *agent) finishJob(ctx context.Context, rec jobRecord, res wire.Result) {
 	}
 }
 
+// jobContext returns the context a job runs in: ctx, ended at the job's
+// timeout when it has one.
+func jobContext(ctx context.Context, j wire.Job) (context.Context, context.CancelFunc) {
+	if j.Timeout > 0 {
+		return context.WithTimeout(ctx, j.Timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
 // runApply converges the latest policy now: it fetches it first (going on
 // with the one kept if the server does not answer), converges, dry-run if
 // asked, and returns the report as the Detail, with secrets masked.
 func (a *agent) runApply(ctx context.Context, j wire.Job) wire.Result {
 	res := wire.Result{Job: j.ID, StartedAt: time.Now().UTC()}
-	jctx := ctx
-	if j.Timeout > 0 {
-		var cancel context.CancelFunc
-		jctx, cancel = context.WithTimeout(ctx, j.Timeout)
-		defer cancel()
-	}
+	jctx, cancel := jobContext(ctx, j)
+	defer cancel()
 	// The convergence lock is held from the fetch on, so that the
 	// convergence of a new payload that the fetch starts comes after
 	// this one: a dry run shows what the new payload changes.

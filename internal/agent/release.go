@@ -118,12 +118,8 @@ type releaseRun struct {
 // runRelease runs a release or check job.
 func (a *agent) runRelease(ctx context.Context, j wire.Job) wire.Result {
 	res := wire.Result{Job: j.ID, StartedAt: time.Now().UTC()}
-	jctx := ctx
-	if j.Timeout > 0 {
-		var cancel context.CancelFunc
-		jctx, cancel = context.WithTimeout(ctx, j.Timeout)
-		defer cancel()
-	}
+	jctx, cancel := jobContext(ctx, j)
+	defer cancel()
 	kp := a.policy()
 	r := &releaseRun{a: a, agentCtx: ctx, job: j, mask: newMasker(kp.Vars, kp.Secrets), rep: wire.ReleaseReport{Steps: []wire.ReleaseStep{}}}
 	if j.Release != nil {

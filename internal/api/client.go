@@ -181,8 +181,15 @@ func (c *Client) Job(ctx context.Context, id string) (Job, error) {
 // Events passes each host's result to fn once.
 func (c *Client) Events(ctx context.Context, id string, fn func(Event)) error {
 	seen := map[string]bool{}
+	return resume(ctx, func() (bool, error) { return c.events(ctx, id, seen, fn) })
+}
+
+// resume calls stream until it reports the end of what it streams, or
+// fails with an error response of the server; a stream cut otherwise (the
+// server restarting) is opened again after a short, growing delay.
+func resume(ctx context.Context, stream func() (ended bool, err error)) error {
 	for attempt := 0; ; attempt++ {
-		ended, err := c.events(ctx, id, seen, fn)
+		ended, err := stream()
 		if ended || ctx.Err() != nil {
 			return err
 		}

@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 )
 
 // UploadVersion uploads the artifact of version of app, streaming body
@@ -84,21 +82,7 @@ func (c *Client) Deployments(ctx context.Context, app, env string, limit int) ([
 // response of the server (a *StatusError) ends the stream at once.
 func (c *Client) DeploymentEvents(ctx context.Context, id string, fn func(DeploymentEvent)) error {
 	seen := map[stepKey]bool{}
-	for attempt := 0; ; attempt++ {
-		ended, err := c.deploymentEvents(ctx, id, seen, fn)
-		if ended || ctx.Err() != nil {
-			return err
-		}
-		var se *StatusError
-		if errors.As(err, &se) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(min(attempt+1, 5)) * 200 * time.Millisecond):
-		}
-	}
+	return resume(ctx, func() (bool, error) { return c.deploymentEvents(ctx, id, seen, fn) })
 }
 
 // stepKey tells the events of a deployment's steps apart.

@@ -137,24 +137,15 @@ func yamlTags(v any) []string {
 
 // apps reads apps/*.yml and the template directories beside them.
 func (l *loader) apps() {
-	for _, n := range l.t.children("apps", false) {
-		if !isPromiseFile(n) {
-			continue
-		}
-		rel := "apps/" + n
-		name := strings.TrimSuffix(strings.TrimSuffix(n, ".yml"), ".yaml")
-		if !appName.MatchString(name) {
-			l.problem(rel, "bad app name %q (the file's name): expected lower-case letters, digits and -, starting with a letter or digit", name)
-			continue
-		}
+	l.namedFiles("apps", "app", appName, func(name, rel string) string {
 		if first, dup := l.p.Apps[name]; dup {
-			l.problem(rel, "app %s is already defined in %s", name, first.Pos.File)
-			continue
+			return first.Pos.File
 		}
 		if a := l.app(name, rel); a != nil {
 			l.p.Apps[name] = a
 		}
-	}
+		return ""
+	})
 	for _, d := range l.t.children("apps", true) {
 		if l.t.files["apps/"+d+".yml"] == nil && l.t.files["apps/"+d+".yaml"] == nil {
 			l.problem("apps/"+d, "no app file for this directory: expected apps/%s.yml beside it", d)

@@ -54,22 +54,34 @@ var (
 
 // ops reads ops/*.yml.
 func (l *loader) ops() {
-	for _, n := range l.t.children("ops", false) {
-		if !isPromiseFile(n) {
-			continue
-		}
-		rel := "ops/" + n
-		name := strings.TrimSuffix(strings.TrimSuffix(n, ".yml"), ".yaml")
-		if !opName.MatchString(name) {
-			l.problem(rel, "bad op name %q (the file's name): expected lower-case letters, digits and -, starting with a letter or digit", name)
-			continue
-		}
+	l.namedFiles("ops", "op", opName, func(name, rel string) string {
 		if first, dup := l.p.Ops[name]; dup {
-			l.problem(rel, "op %s is already defined in %s", name, first.Pos.File)
-			continue
+			return first.Pos.File
 		}
 		if op := l.op(name, rel); op != nil {
 			l.p.Ops[name] = op
+		}
+		return ""
+	})
+}
+
+// namedFiles calls read for every dir/<name>.yml (or .yaml), name being
+// the file's name without its suffix, when name matches valid; read
+// returns the file that defined name already, "" when it read it. Bad and
+// duplicate names are problems of the file.
+func (l *loader) namedFiles(dir, what string, valid *regexp.Regexp, read func(name, rel string) (defined string)) {
+	for _, n := range l.t.children(dir, false) {
+		if !isPromiseFile(n) {
+			continue
+		}
+		rel := dir + "/" + n
+		name := strings.TrimSuffix(strings.TrimSuffix(n, ".yml"), ".yaml")
+		if !valid.MatchString(name) {
+			l.problem(rel, "bad %s name %q (the file's name): expected lower-case letters, digits and -, starting with a letter or digit", what, name)
+			continue
+		}
+		if first := read(name, rel); first != "" {
+			l.problem(rel, "%s %s is already defined in %s", what, name, first)
 		}
 	}
 }

@@ -145,6 +145,30 @@ func (f *fleet) status(c *api.Client) map[string]api.EnvStatus {
 	return out
 }
 
+// deploymentStory returns the journal entries of a deployment, oldest
+// first, as "action result: summary".
+func deploymentStory(t *testing.T, c *api.Client, id string) []string {
+	t.Helper()
+	var es []struct {
+		Action, Result, Summary string
+		Params                  map[string]string
+	}
+	if err := c.Do(t.Context(), "GET", "/api/v1/journal?limit=500", nil, &es); err != nil {
+		t.Fatal(err)
+	}
+	var story []string
+	for _, e := range es {
+		if e.Params["deployment"] == id {
+			story = append(story, e.Action+" "+e.Result+": "+e.Summary)
+		}
+	}
+	return story
+}
+
+func prefix(p string) func(string) bool {
+	return func(s string) bool { return strings.HasPrefix(s, p) }
+}
+
 func statusCode(err error) int {
 	var se *api.StatusError
 	if errors.As(err, &se) {
@@ -467,21 +491,9 @@ func TestReleases(t *testing.T) {
 		if cur("p-1") != "2.0" {
 			t.Errorf("p-1 runs %s: not switched back", cur("p-1"))
 		}
-		var es []struct {
-			Action, Result, Summary string
-			Params                  map[string]string
-		}
-		if err := f.c.Do(ctx, "GET", "/api/v1/journal?limit=200", nil, &es); err != nil {
-			t.Fatal(err)
-		}
-		var story []string
-		for _, e := range es {
-			if e.Params["deployment"] == d.ID {
-				story = append(story, e.Action+" "+e.Result)
-			}
-		}
-		t.Logf("journal: %q", story)
-		if !slices.Contains(story, "deploy failed") || !slices.Contains(story, "deploy.start running") || !slices.Contains(story, "release.activate failed") {
+		story := deploymentStory(t, f.c, d.ID)
+		t.Logf("journal:\n%s", strings.Join(story, "\n"))
+		if !slices.ContainsFunc(story, prefix("deploy failed: ")) || !slices.ContainsFunc(story, prefix("deploy.start running: ")) || !slices.ContainsFunc(story, prefix("release.activate failed: ")) {
 			t.Errorf("journal story: %q", story)
 		}
 	})
