@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 	"github.com/phenixhq/phenix/internal/api"
 	"github.com/phenixhq/phenix/internal/host"
 )
@@ -18,7 +19,7 @@ const agentID = "bench-agent"
 
 // idleAgent runs one real `phenix agent` against srv, waits until the
 // server shows it online, lets it idle, and reads its memory.
-func (b *bench) idleAgent(ctx context.Context, srv *serverProc, token string) agentResult {
+func (b *bench) idleAgent(ctx context.Context, srv *benchkit.Server, token string) agentResult {
 	var ar agentResult
 	if err := b.runIdleAgent(ctx, srv, token, &ar); err != nil {
 		ar.Error = err.Error()
@@ -26,11 +27,11 @@ func (b *bench) idleAgent(ctx context.Context, srv *serverProc, token string) ag
 	return ar
 }
 
-func (b *bench) runIdleAgent(ctx context.Context, srv *serverProc, token string, ar *agentResult) error {
+func (b *bench) runIdleAgent(ctx context.Context, srv *benchkit.Server, token string, ar *agentResult) error {
 	// A work directory used before (-dir) holds the agent revoked by
 	// reconcile: admit it again.
 	var h api.Host
-	err := srv.api.Do(ctx, "POST", "/api/v1/hosts/"+agentID+"/accept", nil, &h)
+	err := srv.API.Do(ctx, "POST", "/api/v1/hosts/"+agentID+"/accept", nil, &h)
 	var se *api.StatusError
 	if err != nil && !(errors.As(err, &se) && se.Code == 404) {
 		return fmt.Errorf("accept %s: %w", agentID, err)
@@ -42,43 +43,43 @@ func (b *bench) runIdleAgent(ctx context.Context, srv *serverProc, token string,
 		return err
 	}
 	logPath := filepath.Join(b.root, "agent.log")
-	cmd := exec.Command(b.bin, "agent", "--server", srv.info.URL, "--join-token", token, "--ca", srv.info.CA,
+	cmd := exec.Command(b.bin, "agent", "--server", srv.Info.URL, "--join-token", token, "--ca", srv.Info.CA,
 		"--state", state, "--id", agentID)
 	b.logf("idle agent: starting phenix agent --id %s (log %s)", agentID, logPath)
 	t0 := time.Now()
-	c, err := b.cs.start("agent", cmd, logPath)
+	c, err := b.cs.Start("agent", cmd, logPath)
 	if err != nil {
 		return err
 	}
-	defer c.stop(10 * time.Second)
+	defer c.Stop(10 * time.Second)
 	for {
-		hl, err := srv.api.Hosts(ctx, "id="+agentID)
+		hl, err := srv.API.Hosts(ctx, "id="+agentID)
 		if err != nil {
 			return err
 		}
 		if len(hl.Hosts) == 1 && hl.Hosts[0].Status == host.Online {
 			break
 		}
-		if c.exited() {
-			return fmt.Errorf("the agent exited (%v); its log ends:\n%s", c.err, logTail(logPath, 20))
+		if c.Exited() {
+			return fmt.Errorf("the agent exited (%v); its log ends:\n%s", c.Err, benchkit.LogTail(logPath, 20))
 		}
 		if time.Since(t0) > 2*time.Minute {
-			return fmt.Errorf("the agent is not online after 2 minutes; its log ends:\n%s", logTail(logPath, 20))
+			return fmt.Errorf("the agent is not online after 2 minutes; its log ends:\n%s", benchkit.LogTail(logPath, 20))
 		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return err
 		}
 	}
 	ar.OnlineMS = ms(time.Since(t0))
 	b.logf("idle agent: online after %s; idling %v", fmtMS(ar.OnlineMS), b.o.idle)
-	if err := sleepCtx(ctx, b.o.idle); err != nil {
+	if err := benchkit.Sleep(ctx, b.o.idle); err != nil {
 		return err
 	}
-	if c.exited() {
-		return fmt.Errorf("the agent exited (%v); its log ends:\n%s", c.err, logTail(logPath, 20))
+	if c.Exited() {
+		return fmt.Errorf("the agent exited (%v); its log ends:\n%s", c.Err, benchkit.LogTail(logPath, 20))
 	}
 	ar.IdleS = b.o.idle.Seconds()
-	if ar.Mem, err = procStatus(c.pid()); err != nil {
+	if ar.Mem, err = benchkit.ProcStatus(c.Pid()); err != nil {
 		return err
 	}
 	b.logf("idle agent: RSS %s (anonymous %s, file %s), peak %s", fmtKiB(ar.Mem.RSS), fmtKiB(ar.Mem.Anon), fmtKiB(ar.Mem.File), fmtKiB(ar.Mem.HWM))

@@ -22,7 +22,7 @@ type bench struct {
 	o                  options
 	root, bin          string
 	listen, natsListen string
-	cs                 *children
+	cs                 *benchkit.Children
 	log                io.Writer
 	res                *results
 }
@@ -65,8 +65,8 @@ func benchmark(ctx context.Context, o options, log io.Writer) (*results, error) 
 		fmt.Fprintln(log, "fleet: warning:", w)
 	}
 
-	b := &bench{o: o, root: root, cs: &children{}, log: log, res: res}
-	defer b.cs.stopAll()
+	b := &bench{o: o, root: root, cs: &benchkit.Children{}, log: log, res: res}
+	defer b.cs.StopAll()
 	b.bin = o.phenix
 	if b.bin == "" {
 		b.logf("building phenix (CGO_ENABLED=0 go build -trimpath ./cmd/phenix)")
@@ -74,10 +74,10 @@ func benchmark(ctx context.Context, o options, log io.Writer) (*results, error) 
 			return nil, err
 		}
 	}
-	if b.listen, err = freeAddr(); err != nil {
+	if b.listen, err = benchkit.FreeAddr(); err != nil {
 		return nil, err
 	}
-	if b.natsListen, err = freeAddr(); err != nil {
+	if b.natsListen, err = benchkit.FreeAddr(); err != nil {
 		return nil, err
 	}
 	for i, n := range o.ns {
@@ -104,22 +104,24 @@ func (b *bench) fail(format string, args ...any) {
 // phase measures a fleet of n hosts.
 func (b *bench) phase(ctx context.Context, n int, last bool) (phaseResult, error) {
 	p := phaseResult{N: n}
-	srv := &serverProc{bin: b.bin, data: filepath.Join(b.root, "data"), listen: b.listen, natsListen: b.natsListen,
-		logPath: filepath.Join(b.root, "server.log"), env: b.o.serverEnv, cs: b.cs}
-	b.logf("%d hosts: starting the server (log %s)", n, srv.logPath)
-	if err := srv.start(ctx); err != nil {
+	srv := &benchkit.Server{Bin: b.bin, Data: filepath.Join(b.root, "data"), Listen: b.listen, NATSListen: b.natsListen,
+		LogPath: filepath.Join(b.root, "server.log"), Children: b.cs,
+		// The last value of a variable wins in exec: -server-env overrides.
+		Env: append([]string{"GOMEMLIMIT=" + serverMemLimit, serverGODEBUG}, b.o.serverEnv...)}
+	b.logf("%d hosts: starting the server (log %s)", n, srv.LogPath)
+	if err := srv.Start(ctx); err != nil {
 		return p, err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	ids := filepath.Join(b.root, "ids")
-	if err := b.forgetOtherCA(srv.info.CA); err != nil {
+	if err := b.forgetOtherCA(srv.Info.CA); err != nil {
 		return p, err
 	}
 	var tok api.TokenResponse
-	if err := srv.api.Do(ctx, "POST", "/api/v1/tokens", api.TokenRequest{Labels: map[string]string{"bench": "fleet"}}, &tok); err != nil {
+	if err := srv.API.Do(ctx, "POST", "/api/v1/tokens", api.TokenRequest{Labels: map[string]string{"bench": "fleet"}}, &tok); err != nil {
 		return p, fmt.Errorf("join token: %w", err)
 	}
-	if err := reconcile(ctx, srv.api, n, b.logf); err != nil {
+	if err := reconcile(ctx, srv.API, n, b.logf); err != nil {
 		return p, err
 	}
 
@@ -128,7 +130,7 @@ func (b *bench) phase(ctx context.Context, n int, last bool) (phaseResult, error
 	if err != nil {
 		return p, fmt.Errorf("simulator: %w", err)
 	}
-	sim, rd, err := startSim(ctx, b.cs, simCommand(exe, n, ids, srv.info, tok.Token), n, b.log)
+	sim, rd, err := startSim(ctx, b.cs, simCommand(exe, n, ids, srv.Info, tok.Token), n, b.log)
 	if sim != nil {
 		defer sim.quit()
 	}
@@ -137,17 +139,17 @@ func (b *bench) phase(ctx context.Context, n int, last bool) (phaseResult, error
 	}
 	p.Enrolled, p.EnrolMS, p.ConnectMS = rd.enrolled, rd.enrolMS, rd.greetMS
 	b.logf("%d hosts: %d enrolled in %s, all connected and greeted in %s", n, rd.enrolled, fmtMS(rd.enrolMS), fmtMS(rd.greetMS))
-	if err := waitOnline(ctx, srv.api, n, time.Minute); err != nil {
+	if err := waitOnline(ctx, srv.API, n, time.Minute); err != nil {
 		return p, err
 	}
 
 	if err := b.jobs(ctx, &p, srv, sim); err != nil {
 		return p, err
 	}
-	if p.Server, err = procStatus(srv.c.pid()); err != nil {
+	if p.Server, err = benchkit.ProcStatus(srv.Proc.Pid()); err != nil {
 		return p, err
 	}
-	if p.Sim, err = procStatus(sim.c.pid()); err != nil {
+	if p.Sim, err = benchkit.ProcStatus(sim.c.Pid()); err != nil {
 		return p, err
 	}
 	b.logf("%d hosts: server RSS %s, peak %s (simulator %s)", n, fmtKiB(p.Server.RSS), fmtKiB(p.Server.HWM), fmtKiB(p.Sim.RSS))
@@ -166,7 +168,7 @@ func (b *bench) phase(ctx context.Context, n int, last bool) (phaseResult, error
 			n, i+1, b.o.restarts, fmtMS(rr.StopMS), fmtMS(rr.StartMS), rr.Back, fmtMS(rr.BackMS), fmtMS(rr.BackAfterStartMS), rr.Online, rr.Stale)
 	}
 	if b.o.restarts > 0 {
-		tm, err := runJob(ctx, srv.api, n, true)
+		tm, err := runJob(ctx, srv.API, n, true)
 		if err != nil {
 			b.fail("%d hosts: job after the restarts: %v", n, err)
 		} else {
@@ -193,13 +195,24 @@ func (b *bench) phase(ctx context.Context, n int, last bool) (phaseResult, error
 	if e := p.SimStats["last_reconnect_error"]; e != "" {
 		b.logf("%d hosts: the last reconnection attempt that failed to dial: %s", n, e)
 	}
-	return p, srv.alive()
+	return p, srv.Alive()
 }
 
 // jobs runs one warm-up job and the timed ones, waiting after each until
 // the simulator has every Ack, so that runs do not overlap.
-func (b *bench) jobs(ctx context.Context, p *phaseResult, srv *serverProc, sim *simProc) error {
-	tm, err := runJob(ctx, srv.api, p.N, true)
+// serverGODEBUG is the server's GODEBUG, the setting docs/fleet.md
+// recommends for large fleets: near GOMEMLIMIT the collector runs often,
+// and shrinking the 20,000 goroutine stacks of 10,000 NATS connections at
+// every cycle, only for them to grow again, cost 40% of the server's CPU
+// (p50 2.68 s → 1.53 s, peak 966 → 906 MiB at 10,000 hosts). A later
+// -server-env GODEBUG=… replaces it.
+const serverGODEBUG = "GODEBUG=gcshrinkstackoff=1"
+
+// serverMemLimit is the GOMEMLIMIT the server runs with.
+const serverMemLimit = "900MiB"
+
+func (b *bench) jobs(ctx context.Context, p *phaseResult, srv *benchkit.Server, sim *simProc) error {
+	tm, err := runJob(ctx, srv.API, p.N, true)
 	if err != nil {
 		b.fail("%d hosts: warm-up job: %v", p.N, err)
 	}
@@ -208,15 +221,15 @@ func (b *bench) jobs(ctx context.Context, p *phaseResult, srv *serverProc, sim *
 	if err := sim.idle(ctx, time.Minute); err != nil {
 		return err
 	}
-	srv0, err1 := procCPU(srv.c.pid())
-	sim0, err2 := procCPU(sim.c.pid())
+	srv0, err1 := benchkit.ProcCPU(srv.Proc.Pid())
+	sim0, err2 := benchkit.ProcCPU(sim.c.Pid())
 	for i := range b.o.runs {
 		// The first and the last runs are also read back from the store.
-		tm, err := runJob(ctx, srv.api, p.N, i == 0 || i == b.o.runs-1)
+		tm, err := runJob(ctx, srv.API, p.N, i == 0 || i == b.o.runs-1)
 		if err != nil {
 			p.FailedRuns++
 			b.fail("%d hosts: job run %d: %v", p.N, i+1, err)
-			if err := srv.alive(); err != nil {
+			if err := srv.Alive(); err != nil {
 				return err
 			}
 		} else {
@@ -228,8 +241,8 @@ func (b *bench) jobs(ctx context.Context, p *phaseResult, srv *serverProc, sim *
 			return err
 		}
 	}
-	srv1, err3 := procCPU(srv.c.pid())
-	sim1, err4 := procCPU(sim.c.pid())
+	srv1, err3 := benchkit.ProcCPU(srv.Proc.Pid())
+	sim1, err4 := benchkit.ProcCPU(sim.c.Pid())
 	if err1 == nil && err2 == nil && err3 == nil && err4 == nil {
 		p.ServerCPUMS = ms(srv1-srv0) / float64(b.o.runs)
 		p.SimCPUMS = ms(sim1-sim0) / float64(b.o.runs)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 )
 
 // The simulator's control protocol: the benchmark writes one command per
@@ -110,7 +112,7 @@ func (s *sim) waitBack(ctx context.Context, mark int64, within time.Duration) (i
 			lastLog = time.Now()
 			s.logf("back: %d/%d", n, len(s.agents))
 		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return n, last, err
 		}
 	}
@@ -137,7 +139,7 @@ func (s *sim) waitIdle(ctx context.Context, within time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d results not acknowledged", s.pending.Load())
 		}
-		if err := sleepCtx(ctx, 5*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 5*time.Millisecond); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 )
 
 // TestExperiment runs the server in this process, with the simulator as a
@@ -94,7 +96,7 @@ func memReport(t *testing.T, dir, name string) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	m, err := procStatus(os.Getpid())
+	m, err := benchkit.ProcStatus(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}

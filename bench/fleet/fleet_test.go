@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 	"github.com/phenixhq/phenix/internal/api"
 	"github.com/phenixhq/phenix/internal/server"
 )
@@ -52,11 +53,11 @@ func startTestFleet(t *testing.T, dir string, n int) *testFleet {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	listen, err := freeAddr()
+	listen, err := benchkit.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	natsListen, err := freeAddr()
+	natsListen, err := benchkit.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +86,8 @@ func startTestFleet(t *testing.T, dir string, n int) *testFleet {
 	if err := reconcile(ctx, f.c, n, t.Logf); err != nil {
 		t.Fatal(err)
 	}
-	cs := &children{}
-	t.Cleanup(cs.stopAll)
+	cs := &benchkit.Children{}
+	t.Cleanup(cs.StopAll)
 	cmd := simCommand(os.Args[0], n, filepath.Join(dir, "ids"), info, jt.Token)
 	// GODEBUG (gctrace=1, say) and GOMEMLIMIT are for the server, in this
 	// process.

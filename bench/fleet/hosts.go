@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 	"github.com/phenixhq/phenix/internal/api"
 	"github.com/phenixhq/phenix/internal/host"
 )
@@ -87,7 +88,7 @@ func waitOnline(ctx context.Context, c *api.Client, n int, within time.Duration)
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the server shows %d of %d hosts online after %v", online, n, within)
 		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}

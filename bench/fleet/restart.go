@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 )
 
 // backWithin is how long the fleet may take to come back after a restart
@@ -18,7 +20,7 @@ const backWithin = 2 * time.Minute
 // It then checks that the server shows every host online and seen since
 // its start: none left stale. A fleet that does not come back is reported
 // in the result's Error; an error means the benchmark cannot go on.
-func (b *bench) restart(ctx context.Context, srv *serverProc, sim *simProc, n int) (restartResult, error) {
+func (b *bench) restart(ctx context.Context, srv *benchkit.Server, sim *simProc, n int) (restartResult, error) {
 	var rr restartResult
 	before, err := sim.stats(ctx)
 	if err != nil {
@@ -27,26 +29,26 @@ func (b *bench) restart(ctx context.Context, srv *serverProc, sim *simProc, n in
 	if err := sim.mark(ctx); err != nil {
 		return rr, err
 	}
-	simCPU0, err := procCPU(sim.c.pid())
+	simCPU0, err := benchkit.ProcCPU(sim.c.Pid())
 	if err != nil {
 		return rr, err
 	}
 	t0 := time.Now()
-	rr.StopMS = ms(srv.stop())
-	if err := srv.start(ctx); err != nil {
+	rr.StopMS = ms(srv.Stop())
+	if err := srv.Start(ctx); err != nil {
 		return rr, err
 	}
-	rr.StartMS = ms(time.Since(srv.started))
+	rr.StartMS = ms(time.Since(srv.Started))
 	back, last, err := sim.back(ctx, backWithin)
 	rr.Back = back
 	if err != nil {
 		rr.Error = err.Error()
 	} else {
 		rr.BackMS = ms(last.Sub(t0))
-		rr.BackAfterStartMS = ms(last.Sub(srv.started))
+		rr.BackAfterStartMS = ms(last.Sub(srv.Started))
 	}
-	srvCPU, err1 := procCPU(srv.c.pid())
-	simCPU1, err2 := procCPU(sim.c.pid())
+	srvCPU, err1 := benchkit.ProcCPU(srv.Proc.Pid())
+	simCPU1, err2 := benchkit.ProcCPU(sim.c.Pid())
 	if err := errors.Join(err1, err2); err != nil {
 		return rr, err
 	}
@@ -62,13 +64,13 @@ func (b *bench) restart(ctx context.Context, srv *serverProc, sim *simProc, n in
 		return v1 - v0
 	}
 	rr.FailedAttempts = delta("dials") - delta("reconnects")
-	if rr.Online, rr.Stale, err = fleetPresence(ctx, srv.api, n, srv.started); err != nil {
+	if rr.Online, rr.Stale, err = fleetPresence(ctx, srv.API, n, srv.Started); err != nil {
 		return rr, err
 	}
 	if rr.Error == "" && rr.Stale > 0 {
 		b.logf("%d hosts: %d hosts stale after the restart", n, rr.Stale)
 	}
-	if rr.Server, err = procStatus(srv.c.pid()); err != nil {
+	if rr.Server, err = benchkit.ProcStatus(srv.Proc.Pid()); err != nil {
 		return rr, fmt.Errorf("restarted server: %w", err)
 	}
 	return rr, nil

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 )
 
 // results is the outcome of one benchmark; it is also the -json output.
@@ -54,8 +56,8 @@ type phaseResult struct {
 	ServerCPUMS float64 `json:"server_cpu_per_job_ms"`
 	SimCPUMS    float64 `json:"sim_cpu_per_job_ms"`
 	// Server memory with N agents connected, after the job runs.
-	Server mem `json:"server_mem"`
-	Sim    mem `json:"sim_mem"`
+	Server benchkit.Mem `json:"server_mem"`
+	Sim    benchkit.Mem `json:"sim_mem"`
 
 	Restarts []restartResult `json:"restarts,omitempty"`
 	// CheckJobMS is the latency of one job run after the restarts.
@@ -78,20 +80,20 @@ type restartResult struct {
 	FailedAttempts int `json:"failed_attempts"`
 	// CPU time until every agent was back: of the new server since its
 	// start, and of the simulator since SIGTERM.
-	ServerCPUMS float64 `json:"server_cpu_ms"`
-	SimCPUMS    float64 `json:"sim_cpu_ms"`
-	Online      int     `json:"online"` // N hosts the server shows online, seen since its start
-	Stale       int     `json:"stale"`  // N hosts not so
-	Server      mem     `json:"server_mem"`
-	Error       string  `json:"error,omitempty"`
+	ServerCPUMS float64      `json:"server_cpu_ms"`
+	SimCPUMS    float64      `json:"sim_cpu_ms"`
+	Online      int          `json:"online"` // N hosts the server shows online, seen since its start
+	Stale       int          `json:"stale"`  // N hosts not so
+	Server      benchkit.Mem `json:"server_mem"`
+	Error       string       `json:"error,omitempty"`
 }
 
 // agentResult is the memory of one idle real agent.
 type agentResult struct {
-	OnlineMS float64 `json:"online_ms"` // from its start until the server shows it online
-	IdleS    float64 `json:"idle_s"`
-	Mem      mem     `json:"mem"`
-	Error    string  `json:"error,omitempty"`
+	OnlineMS float64      `json:"online_ms"` // from its start until the server shows it online
+	IdleS    float64      `json:"idle_s"`
+	Mem      benchkit.Mem `json:"mem"`
+	Error    string       `json:"error,omitempty"`
 }
 
 // summary summarises latencies in milliseconds. P50 and P99 are nearest-

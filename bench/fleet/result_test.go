@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 )
 
 func TestSummarize(t *testing.T) {
@@ -54,11 +56,11 @@ func TestSimIndex(t *testing.T) {
 func TestEvaluate(t *testing.T) {
 	r := &results{
 		Phases: []phaseResult{
-			{N: 1000, Job: summary{Runs: 20, P50: 100, P99: 150}, Server: mem{HWM: 200 << 10}},
-			{N: 10000, Job: summary{Runs: 20, P50: 900, P99: 2500}, Server: mem{HWM: 900 << 10},
-				Restarts: []restartResult{{Back: 10000, BackMS: 14000, Server: mem{HWM: 940 << 10}}, {Back: 10000, BackMS: 29000, Stale: 1}}},
+			{N: 1000, Job: summary{Runs: 20, P50: 100, P99: 150}, Server: benchkit.Mem{HWM: 200 << 10}},
+			{N: 10000, Job: summary{Runs: 20, P50: 900, P99: 2500}, Server: benchkit.Mem{HWM: 900 << 10},
+				Restarts: []restartResult{{Back: 10000, BackMS: 14000, Server: benchkit.Mem{HWM: 940 << 10}}, {Back: 10000, BackMS: 29000, Stale: 1}}},
 		},
-		Agent: &agentResult{Mem: mem{RSS: 20 << 10, HWM: 21 << 10}},
+		Agent: &agentResult{Mem: benchkit.Mem{RSS: 20 << 10, HWM: 21 << 10}},
 	}
 	r.evaluate()
 	var got []string

@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 	"github.com/phenixhq/phenix/internal/server"
 )
 
 // simProc is the simulator run as a child; the benchmark talks to it with
 // the commands of control.go.
 type simProc struct {
-	c     *child
+	c     *benchkit.Child
 	in    io.WriteCloser
 	lines chan string // its stdout
 }
@@ -45,7 +46,7 @@ func simCommand(exe string, n int, ids string, info server.Info, token string) *
 
 // startSim starts the simulator cmd (simCommand) and waits until its n
 // agents are connected and greeted.
-func startSim(ctx context.Context, cs *children, cmd *exec.Cmd, n int, stderr io.Writer) (*simProc, ready, error) {
+func startSim(ctx context.Context, cs *benchkit.Children, cmd *exec.Cmd, n int, stderr io.Writer) (*simProc, ready, error) {
 	cmd.Stderr = stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -55,7 +56,7 @@ func startSim(ctx context.Context, cs *children, cmd *exec.Cmd, n int, stderr io
 	if err != nil {
 		return nil, ready{}, err
 	}
-	c, err := cs.start("simulator", cmd, "")
+	c, err := cs.Start("simulator", cmd, "")
 	if err != nil {
 		return nil, ready{}, err
 	}
@@ -99,8 +100,8 @@ func (p *simProc) next(ctx context.Context, within time.Duration) (string, error
 		return "", fmt.Errorf("simulator: no answer after %v", within)
 	case line, ok := <-p.lines:
 		if !ok {
-			<-p.c.done
-			return "", fmt.Errorf("simulator exited: %v", p.c.err)
+			<-p.c.Done
+			return "", fmt.Errorf("simulator exited: %v", p.c.Err)
 		}
 		return line, nil
 	}
@@ -182,9 +183,9 @@ func (p *simProc) quit() {
 	_, _ = fmt.Fprintln(p.in, "quit")
 	p.in.Close()
 	select {
-	case <-p.c.done:
+	case <-p.c.Done:
 	case <-time.After(30 * time.Second):
-		p.c.stop(5 * time.Second)
+		p.c.Stop(5 * time.Second)
 	}
 }
 

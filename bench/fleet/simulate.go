@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/phenixhq/phenix/bench/internal/benchkit"
 	"github.com/phenixhq/phenix/internal/facts"
 	"github.com/phenixhq/phenix/internal/selector"
 )
@@ -225,7 +226,7 @@ func (s *sim) waitGreeted(ctx context.Context, within time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("only %d of %d agents greeted by the server after %v", s.greeted.Load(), len(s.agents), within)
 		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+		if err := benchkit.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"bufio"
@@ -14,28 +14,28 @@ import (
 	"time"
 )
 
-// child is a process the benchmark started. Each runs in a process group
+// Child is a process the benchmark started. Each runs in a process group
 // of its own, so that a Ctrl-C on the terminal reaches the benchmark only
 // and the benchmark stops its children in order; and each dies with the
 // benchmark (Pdeathsig) if the benchmark is killed.
-type child struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	err  error         // of Wait, once done
+type Child struct {
+	Name string
+	Cmd  *exec.Cmd
+	Done chan struct{} // closed when the process has exited
+	Err  error         // of Wait, once done
 	log  *os.File      // its stdout and stderr, or nil
 }
 
-// children are the processes of one benchmark; stopAll ends those left.
-type children struct {
+// Children are the processes of one benchmark; StopAll ends those left.
+type Children struct {
 	mu   sync.Mutex
-	list []*child
+	list []*Child
 }
 
-// start starts cmd as a child named name. Its output goes to logPath
+// Start starts cmd as a child named name. Its output goes to logPath
 // (appended) unless cmd already sends it somewhere.
-func (cs *children) start(name string, cmd *exec.Cmd, logPath string) (*child, error) {
-	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
+func (cs *Children) Start(name string, cmd *exec.Cmd, logPath string) (*Child, error) {
+	c := &Child{Name: name, Cmd: cmd, Done: make(chan struct{})}
 	if logPath != "" {
 		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
@@ -53,11 +53,11 @@ func (cs *children) start(name string, cmd *exec.Cmd, logPath string) (*child, e
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() {
-		c.err = cmd.Wait()
+		c.Err = cmd.Wait()
 		if c.log != nil {
 			c.log.Close()
 		}
-		close(c.done)
+		close(c.Done)
 	}()
 	cs.mu.Lock()
 	cs.list = append(cs.list, c)
@@ -65,56 +65,56 @@ func (cs *children) start(name string, cmd *exec.Cmd, logPath string) (*child, e
 	return c, nil
 }
 
-func (c *child) pid() int { return c.cmd.Process.Pid }
+func (c *Child) Pid() int { return c.Cmd.Process.Pid }
 
-func (c *child) exited() bool {
+func (c *Child) Exited() bool {
 	select {
-	case <-c.done:
+	case <-c.Done:
 		return true
 	default:
 		return false
 	}
 }
 
-// stop sends SIGTERM and waits for the process to exit, killing its whole
+// Stop sends SIGTERM and waits for the process to exit, killing its whole
 // process group after grace. It returns how long the process took to exit.
-func (c *child) stop(grace time.Duration) time.Duration {
+func (c *Child) Stop(grace time.Duration) time.Duration {
 	t0 := time.Now()
-	if c.exited() {
+	if c.Exited() {
 		return 0
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = c.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.done:
+	case <-c.Done:
 	case <-time.After(grace):
-		_ = syscall.Kill(-c.pid(), syscall.SIGKILL)
-		<-c.done
+		_ = syscall.Kill(-c.Pid(), syscall.SIGKILL)
+		<-c.Done
 	}
 	return time.Since(t0)
 }
 
-// stopAll stops every child still running, the last started first.
-func (cs *children) stopAll() {
+// StopAll stops every child still running, the last started first.
+func (cs *Children) StopAll() {
 	cs.mu.Lock()
 	list := cs.list
 	cs.list = nil
 	cs.mu.Unlock()
 	for i := len(list) - 1; i >= 0; i-- {
-		list[i].stop(10 * time.Second)
+		list[i].Stop(10 * time.Second)
 	}
 }
 
-// mem is what /proc/PID/status says of a process's memory, in KiB.
-type mem struct {
+// Mem is what /proc/PID/status says of a process's memory, in KiB.
+type Mem struct {
 	RSS  int64 `json:"rss_kib"`      // VmRSS: resident now
 	HWM  int64 `json:"peak_rss_kib"` // VmHWM: the most ever resident
 	Anon int64 `json:"anon_kib"`     // RssAnon: heap, stacks
 	File int64 `json:"file_kib"`     // RssFile: the pages of the executable (and files) mapped in
 }
 
-// procStatus reads the memory of process pid.
-func procStatus(pid int) (mem, error) {
-	var m mem
+// ProcStatus reads the memory of process pid.
+func ProcStatus(pid int) (Mem, error) {
+	var m Mem
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return m, fmt.Errorf("memory of process %d: %w", pid, err)
@@ -147,8 +147,8 @@ func procStatus(pid int) (mem, error) {
 // 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-// procCPU returns the user plus system CPU time process pid has used.
-func procCPU(pid int) (time.Duration, error) {
+// ProcCPU returns the user plus system CPU time process pid has used.
+func ProcCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("CPU time of process %d: %w", pid, err)
@@ -171,8 +171,8 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
-// logTail returns the last lines of the file at path, indented.
-func logTail(path string, lines int) string {
+// LogTail returns the last lines of the file at path, indented.
+func LogTail(path string, lines int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
