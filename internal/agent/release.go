@@ -365,6 +365,19 @@ func (r *releaseRun) deliver(ctx context.Context) (bool, error) {
 		r.linef("download: skipped, release %s is on disk (sha256 ok)", v)
 		return false, nil
 	}
+	if f := r.t.Artifact.Format; f == "tar" || f == "tar.gz" {
+		return true, r.step("download", func() error {
+			t0 := time.Now()
+			incoming := r.incoming()
+			n, entries, err := r.fetchExtract(ctx, incoming)
+			if err != nil {
+				return err
+			}
+			r.rep.Downloaded = n
+			r.linef("download %d bytes and extract %d entries into %s in %s, sha256 ok", n, entries, r.releaseHost(v), round(time.Since(t0)))
+			return r.install(incoming)
+		})
+	}
 	var part string
 	err := r.step("download", func() error {
 		t0 := time.Now()
@@ -394,6 +407,13 @@ func (r *releaseRun) deliver(ctx context.Context) (bool, error) {
 	return err == nil, err
 }
 
+// incoming returns a hidden name beside the release directory to extract
+// into: an incomplete release in the way is swapped out only once the new
+// one is whole.
+func (r *releaseRun) incoming() string {
+	return filepath.Join(filepath.Dir(r.releaseDir(r.t.Version)), ".incoming-"+r.t.Version+"-"+randomHex())
+}
+
 // extract extracts the downloaded artifact at part into the release
 // directory, replacing an incomplete one, and writes the marker.
 func (r *releaseRun) extract(ctx context.Context, part string) (int, error) {
@@ -408,33 +428,37 @@ func (r *releaseRun) extract(ctx context.Context, part string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("artifact refused, nothing extracted: %w", err)
 	}
-	dest := r.releaseDir(r.t.Version)
-	releases := filepath.Dir(dest)
-	// Into a hidden name first: an incomplete release in the way is
-	// swapped out only once the new one is whole.
-	incoming := filepath.Join(releases, ".incoming-"+r.t.Version+"-"+randomHex())
+	incoming := r.incoming()
 	if err := promise.ExtractArchive(ctx, part, format, incoming, r.t.Strip, r.t.Owner, r.t.Group); err != nil {
 		return 0, err
 	}
+	return n, r.install(incoming)
+}
+
+// install writes the marker into the extracted release incoming and puts
+// it in place of the release directory.
+func (r *releaseRun) install(incoming string) error {
+	dest := r.releaseDir(r.t.Version)
+	releases := filepath.Dir(dest)
 	rec := releaseRecord{App: r.t.App, Version: r.t.Version, SHA256: r.t.Artifact.SHA256, DeliveredAt: time.Now().UTC()}
 	if err := writeJSON(filepath.Join(incoming, releaseMarker), rec, 0o644); err != nil {
 		os.RemoveAll(incoming)
-		return 0, err
+		return err
 	}
 	if _, err := os.Lstat(dest); err == nil {
 		r.linef("release %s on disk is incomplete or of another artifact: replaced", r.t.Version)
 		old := filepath.Join(releases, ".replaced-"+r.t.Version+"-"+randomHex())
 		if err := os.Rename(dest, old); err != nil {
 			os.RemoveAll(incoming)
-			return 0, err
+			return err
 		}
 		defer os.RemoveAll(old)
 	}
 	if err := os.Rename(incoming, dest); err != nil {
 		os.RemoveAll(incoming)
-		return 0, err
+		return err
 	}
-	return n, nil
+	return nil
 }
 
 // activate makes the task's version current: deliver, render, switch,

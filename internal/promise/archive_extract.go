@@ -29,42 +29,49 @@ func extractArchive(ctx context.Context, f *os.File, format string, strip int, t
 			return errSourceChanged
 		}
 		i++
-		p := filepath.Join(tmp, filepath.FromSlash(e.name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return err
-		}
-		switch e.kind {
-		case entryDir:
-			if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-			return nil
-		case entryFile:
-			if err := writeEntry(p, r); err != nil {
-				return err
-			}
-		case entrySymlink:
-			if err := os.Symlink(e.link, p); err != nil {
-				return err
-			}
-		case entryHardlink:
-			// Shares the inode, owner and mode of its target.
-			return os.Link(filepath.Join(tmp, filepath.FromSlash(e.link)), p)
-		}
-		if own != keepOwner {
-			if err := os.Lchown(p, own.uid, own.gid); err != nil {
-				return err
-			}
-		}
-		if e.kind == entryFile {
-			return os.Chmod(p, e.perm) // after chown, which may clear bits
-		}
-		return nil
+		return writeArchiveEntry(tmp, e, r, own)
 	})
 	if err == nil && i != len(raw) {
 		err = errSourceChanged
 	}
 	return err
+}
+
+// writeArchiveEntry writes entry e, whose content r holds, under tmp.
+// Files and links get their owner and mode here; directories get them once
+// in place (see moveIntoPlace and settleDirs).
+func writeArchiveEntry(tmp string, e archiveEntry, r io.Reader, own owner) error {
+	p := filepath.Join(tmp, filepath.FromSlash(e.name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	switch e.kind {
+	case entryDir:
+		if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return nil
+	case entryFile:
+		if err := writeEntry(p, r); err != nil {
+			return err
+		}
+	case entrySymlink:
+		if err := os.Symlink(e.link, p); err != nil {
+			return err
+		}
+	case entryHardlink:
+		// Shares the inode, owner and mode of its target.
+		return os.Link(filepath.Join(tmp, filepath.FromSlash(e.link)), p)
+	}
+	if own != keepOwner {
+		if err := os.Lchown(p, own.uid, own.gid); err != nil {
+			return err
+		}
+	}
+	if e.kind == entryFile {
+		return os.Chmod(p, e.perm) // after chown, which may clear bits
+	}
+	return nil
 }
 
 var errSourceChanged = errors.New("the source changed while it was being extracted")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 )
@@ -147,8 +148,18 @@ func ExtractArchive(ctx context.Context, path, format, dest string, strip int, o
 	if err := extractArchive(ctx, f, format, strip, tmp, raw, want); err != nil {
 		return fmt.Errorf("extract %s: %w", filepath.Base(path), err)
 	}
-	if err := settleDirs(tmp, entries, want); err != nil {
+	if err := settle(ctx, tmp, dest, entries, want); err != nil {
 		return fmt.Errorf("extract %s: %w", filepath.Base(path), err)
+	}
+	done = true
+	return nil
+}
+
+// settle gives the directories extracted into tmp their modes and owner,
+// then renames tmp to dest.
+func settle(ctx context.Context, tmp, dest string, entries []archiveEntry, want owner) error {
+	if err := settleDirs(tmp, entries, want); err != nil {
+		return err
 	}
 	if err := os.Chmod(tmp, defaultDirMode); err != nil {
 		return err
@@ -159,9 +170,98 @@ func ExtractArchive(ctx context.Context, path, format, dest string, strip int, o
 	if _, err := os.Lstat(dest); err == nil {
 		return fmt.Errorf("extract into %s: it appeared during the extraction", dest)
 	}
-	if err := os.Rename(tmp, dest); err != nil {
-		return err
+	return os.Rename(tmp, dest)
+}
+
+// ExtractStream is ExtractArchive for a tar or tar.gz archive read once,
+// from r, as it arrives: a download is extracted while it is received,
+// not written to a file first and read twice. The archive cannot be
+// checked as a whole before anything is written, so each entry is checked
+// as it comes against those before it — never written below an entry
+// that is not a directory, never twice, a hardlink only to an earlier
+// file — which keeps every write inside a temporary directory beside
+// dest; then the whole archive is checked as InspectArchive does (links
+// that would resolve outside, through links that came later). dest is
+// made, by a rename, only when every check passed: an unsafe or broken
+// archive leaves nothing. It returns the number of entries extracted.
+// The caller verifies the stream's checksum, if it has one, before using
+// dest.
+func ExtractStream(ctx context.Context, r io.Reader, format, dest string, strip int, owner, group string) (int, error) {
+	if format != formatTar && format != formatTarGz {
+		return 0, fmt.Errorf("extract a stream: expected a tar or tar.gz archive, not %q", format)
+	}
+	if strip < 0 {
+		return 0, fmt.Errorf("strip %d: expected 0 or more", strip)
+	}
+	if _, err := os.Lstat(dest); err == nil {
+		return 0, fmt.Errorf("extract into %s: it already exists", dest)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
+	}
+	want, err := wantOwner(nil, owner, group)
+	if err != nil {
+		return 0, err
+	}
+	if err := makeParents(dest); err != nil {
+		return 0, err
+	}
+	tmp := tempName(dest)
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return 0, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	var raw []archiveEntry
+	seen := map[string]entryKind{}
+	err = walkStream(r, format, strip, func(e archiveEntry, rd io.Reader) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := checkStreamEntry(seen, e); err != nil {
+			return err
+		}
+		raw = append(raw, e)
+		return writeArchiveEntry(tmp, e, rd, want)
+	})
+	if errors.Is(err, ErrUnsafeArchive) {
+		return 0, fmt.Errorf("refused, nothing extracted: %w", err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("nothing extracted: %w", err)
+	}
+	entries, err := checkArchive("\x00", "", raw)
+	if err != nil {
+		return 0, fmt.Errorf("refused, nothing extracted: %w", err)
+	}
+	if len(entries) == 0 {
+		return 0, errors.New("refused, nothing extracted: no entries")
+	}
+	if err := settle(ctx, tmp, dest, entries, want); err != nil {
+		return 0, err
 	}
 	done = true
+	return len(entries), nil
+}
+
+// checkStreamEntry checks entry e against the entries seen before it
+// (name → kind), and records it: what must hold for writing it to stay
+// inside the extraction directory.
+func checkStreamEntry(seen map[string]entryKind, e archiveEntry) error {
+	for dir := path.Dir(e.name); dir != "."; dir = path.Dir(dir) {
+		if k, ok := seen[dir]; ok && k != entryDir {
+			return unsafeEntry(e.name, "lies below %s, which is not a directory in the archive", dir)
+		}
+	}
+	if k, ok := seen[e.name]; ok && (k != entryDir || e.kind != entryDir) {
+		return unsafeEntry(e.name, "appears twice in the archive")
+	}
+	if e.kind == entryHardlink && seen[e.link] != entryFile {
+		return unsafeEntry(e.name, "is a hardlink to %s, which is not a regular file earlier in the archive", e.link)
+	}
+	seen[e.name] = e.kind
 	return nil
 }

@@ -183,6 +183,22 @@ func TestExtractArchive(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "already exists") {
 				t.Errorf("second extraction: %v; want already exists", err)
 			}
+			if format == "zip" {
+				return // a zip cannot be read as a stream
+			}
+			// The same archive read once, as a stream, gives the same tree.
+			f, err := os.Open(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			sdest := filepath.Join(dir, "stream", "1.0")
+			if n, err := promise.ExtractStream(context.Background(), f, format, sdest, tc.strip, "", ""); err != nil || n < tc.n {
+				t.Fatalf("ExtractStream = %d, %v", n, err)
+			}
+			if diff := cmp.Diff(tc.want, tree(t, sdest)); diff != "" {
+				t.Errorf("streamed tree (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
@@ -206,6 +222,8 @@ func TestExtractArchiveUnsafe(t *testing.T) {
 		{"dup-strip.tar", []arEnt{arFile("x/a", 0o644, "x"), arFile("y/a", 0o644, "y")}, 1, `unsafe entry "a": appears twice`},
 		{"hardlink-strip.tar", []arEnt{arFile("top", 0o644, "x"), arHardlink("app/h", "top")}, 1, `is a hardlink to top, which stripping 1 components removes`},
 		{"below-link.tar", []arEnt{arLink("d", "e"), arFile("d/f", 0o644, "x")}, 0, `lies below d, which is not a directory`},
+		// a looks inside until d/c, later in the archive, leads out.
+		{"late-link.tar", []arEnt{arLink("a", "d/c/../x"), arDir("d/", 0o755), arLink("d/c", "..")}, 0, `unsafe entry "a"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -225,6 +243,21 @@ func TestExtractArchiveUnsafe(t *testing.T) {
 			}
 			if _, err := os.Lstat(filepath.Join(dir, "out")); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("something was written: %v", err)
+			}
+			if format == "zip" {
+				return
+			}
+			f, err := os.Open(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			_, err = promise.ExtractStream(context.Background(), f, format, dest, tc.strip, "", "")
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "nothing extracted") {
+				t.Fatalf("ExtractStream: %v; want an error with %q", err, tc.err)
+			}
+			if got := tree(t, filepath.Join(dir, "out")); len(got) != 0 {
+				t.Errorf("the stream left %q", got)
 			}
 		})
 	}

@@ -53,6 +53,12 @@ type unsafeEntryError struct {
 	entry, why string
 }
 
+// ErrUnsafeArchive is what every refusal of an unsafe archive entry is
+// (errors.Is): a caller tells a refused archive from a broken download.
+var ErrUnsafeArchive = errors.New("unsafe archive")
+
+func (e *unsafeEntryError) Is(target error) bool { return target == ErrUnsafeArchive }
+
 func (e *unsafeEntryError) Error() string {
 	return fmt.Sprintf("unsafe entry %q: %s", e.entry, e.why)
 }
@@ -98,6 +104,14 @@ func walkArchiveStrip(f *os.File, format string, strip int, fn func(e archiveEnt
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
+	if format == formatZip {
+		return walkZip(f, stripping(strip, fn))
+	}
+	return walkStream(bufio.NewReader(f), format, strip, fn)
+}
+
+// stripping wraps fn to see entries with strip leading components dropped.
+func stripping(strip int, fn func(e archiveEntry, r io.Reader) error) func(e archiveEntry, r io.Reader) error {
 	if strip > 0 {
 		inner := fn
 		fn = func(e archiveEntry, r io.Reader) error {
@@ -108,10 +122,12 @@ func walkArchiveStrip(f *os.File, format string, strip int, fn func(e archiveEnt
 			return inner(e, r)
 		}
 	}
-	if format == formatZip {
-		return walkZip(f, fn)
-	}
-	var r io.Reader = bufio.NewReader(f)
+	return fn
+}
+
+// walkStream walks a tar or tar.gz archive read once from r.
+func walkStream(r io.Reader, format string, strip int, fn func(e archiveEntry, r io.Reader) error) error {
+	fn = stripping(strip, fn)
 	if format == formatTarGz {
 		gz, err := gzip.NewReader(r)
 		if err != nil {
