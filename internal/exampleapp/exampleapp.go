@@ -55,13 +55,15 @@ func Artifact(t testing.TB, dir, version string, broken bool, padding int64) str
 	t.Helper()
 	bin := Build(t)
 	path := filepath.Join(dir, "app-"+version+".tar.gz")
-	if err := writeArtifact(path, bin, version, broken, padding); err != nil {
+	if err := WriteArtifact(path, bin, version, broken, padding); err != nil {
 		t.Fatalf("write artifact of app %s: %v", version, err)
 	}
 	return path
 }
 
-func writeArtifact(path, bin, version string, broken bool, padding int64) (err error) {
+// WriteArtifact writes to path the artifact Artifact describes, with the
+// app binary bin: what benchmarks, which have no testing.TB, call.
+func WriteArtifact(path, bin, version string, broken bool, padding int64) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".app-*.tar.gz")
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ package benchkit
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,27 +22,34 @@ const modulePath = "github.com/phenixhq/phenix"
 // BuildPhenix builds ./cmd/phenix of the enclosing module into dir/bin,
 // the way it is released: static (CGO_ENABLED=0) and with -trimpath.
 func BuildPhenix(ctx context.Context, dir string) (string, error) {
+	return Build(ctx, dir, "./cmd/phenix", "phenix")
+}
+
+// Build builds the main package pkg of the enclosing module (a path
+// relative to its root, such as ./examples/app) into dir/bin/name, static
+// and with -trimpath.
+func Build(ctx context.Context, dir, pkg, name string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
-		return "", fmt.Errorf("build phenix: go env GOMOD: %w", err)
+		return "", fmt.Errorf("build %s: go env GOMOD: %w", name, err)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("build phenix: not inside the phenix module; run from its root or pass -phenix")
+		return "", fmt.Errorf("build %s: not inside the phenix module; run from its root or pass -phenix", name)
 	}
 	mod, err := os.ReadFile(gomod)
 	if err != nil {
-		return "", fmt.Errorf("build phenix: %w", err)
+		return "", fmt.Errorf("build %s: %w", name, err)
 	}
 	if !slices.Contains(strings.Fields(string(mod)), modulePath) {
-		return "", fmt.Errorf("build phenix: %s is not module %s; pass -phenix", gomod, modulePath)
+		return "", fmt.Errorf("build %s: %s is not module %s; pass -phenix", name, gomod, modulePath)
 	}
-	bin := filepath.Join(dir, "bin", "phenix")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/phenix")
+	bin := filepath.Join(dir, "bin", name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, pkg)
 	cmd.Dir = filepath.Dir(gomod)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build phenix: %w\n%s", err, out)
+		return "", fmt.Errorf("build %s: %w\n%s", name, err, out)
 	}
 	return bin, nil
 }
