@@ -10,11 +10,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 const modulePath = "github.com/phenixhq/phenix"
@@ -94,4 +96,14 @@ func WriteJSON(w io.Writer, v any) error {
 		return fmt.Errorf("write results: %w", err)
 	}
 	return nil
+}
+
+// Main runs a benchmark's run function with a context that Ctrl-C or
+// SIGTERM ends (so that it stops its processes before it exits), and
+// exits with the status run returns.
+func Main(run func(ctx context.Context, args []string, stdout, stderr io.Writer) int) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
