@@ -15,6 +15,7 @@ import (
 
 	"github.com/phenixhq/phenix/internal/api"
 	"github.com/phenixhq/phenix/internal/policy"
+	"github.com/phenixhq/phenix/internal/sqlstore"
 	"github.com/phenixhq/phenix/internal/testenv"
 )
 
@@ -460,6 +461,49 @@ func TestReleases(t *testing.T) {
 			t.Errorf("prod after restart: %+v", st)
 		}
 		os.Remove(hold)
+	})
+
+	t.Run("crashed server", func(t *testing.T) {
+		// A server killed mid-deployment leaves the deployment running,
+		// its lock and its job open in the store: the next server ends
+		// them at its start.
+		f.stop()
+		db, err := sqlstore.Open(ctx, f.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		job := sqlstore.Job{ID: "j-crash", Kind: "release", Actor: "admin", Selector: "env=prod", Spec: `{"job":{"id":"j-crash","kind":"release"},"deployment":"d-crash"}`,
+			Hosts: []string{"p-1"}, Timeout: time.Minute, CreatedAt: now, Deadline: now.Add(time.Minute)}
+		steps := `[{"batch":1,"name":"activate","where":"p-1","job":"j-crash","result":"running","started_at":"` + now.Format(time.RFC3339Nano) + `","duration":"0s"}]`
+		d := sqlstore.Deployment{ID: "d-crash", App: "web", Env: "prod", Kind: "deploy", Version: "1.0", Previous: "2.0", Actor: "admin",
+			State: "running", Hosts: []string{"p-1", "p-2"}, Detail: steps, CreatedAt: now}
+		lock := sqlstore.Lock{App: "web", Env: "prod", Deployment: "d-crash", Actor: "admin", Reason: "deploy 1.0", Since: now, Expires: now.Add(time.Hour)}
+		if err := db.CreateJob(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateDeployment(ctx, d, lock, now); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		f.start()
+		var got api.Deployment
+		if err := f.c.Do(ctx, "GET", "/api/v1/deployments/d-crash", nil, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.State != "failed" || !strings.Contains(got.Summary, "the server stopped during batch 1: activate") || got.Steps[0].Result != "failed" {
+			t.Errorf("after the crash: %+v", got)
+		}
+		if st := f.status(f.c)["prod"]; st.Lock != nil {
+			t.Errorf("the lock of the crashed deployment is held: %+v", st.Lock)
+		}
+		j, err := f.c.Job(ctx, "j-crash")
+		if err != nil || j.Result != "failed" || !strings.Contains(j.Summary, "abandoned") || j.Results[0].Status != "unreachable" {
+			t.Errorf("its job: %+v %v", j, err)
+		}
+		if story := deploymentStory(t, f.c, "d-crash"); len(story) != 1 || !strings.HasPrefix(story[0], "deploy failed: ") {
+			t.Errorf("journal: %q", story)
+		}
 	})
 
 	t.Run("host goes away", func(t *testing.T) {
