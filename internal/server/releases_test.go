@@ -67,6 +67,10 @@ config:
   - path: config/app.env
     content: "ENV={{ .env }}\nVERSION={{ .version }}\nPREVIOUS={{ .previous }}\n"
 hooks:
+  migrate:
+    - name: migrations
+      on: one
+      command: [sh, -c, "echo {{ .version }} >> {{ .vars.root }}/migrations"]
   pre:
     - name: hold
       on: server
@@ -293,6 +297,10 @@ func TestReleases(t *testing.T) {
 		if cur("a-1") != "1.0" {
 			t.Errorf("a-1 runs %s", cur("a-1"))
 		}
+		// The migration ran once, on the host, for the deploy (not the deliver).
+		if m, err := os.ReadFile(filepath.Join(roots["a-1"], "migrations")); err != nil || string(m) != "1.0\n" {
+			t.Errorf("migrations: %q %v", m, err)
+		}
 		env, err := os.ReadFile(filepath.Join(roots["a-1"], "opt/phenix/apps/web/current/config/app.env"))
 		if err != nil || string(env) != "ENV=alpha\nVERSION=1.0\nPREVIOUS=\n" {
 			t.Errorf("config: %q %v", env, err)
@@ -317,11 +325,14 @@ func TestReleases(t *testing.T) {
 		for _, s := range d.Steps {
 			names = append(names, s.Name)
 		}
-		want := []string{"deliver", "pre: hold", "pre: out", "activate", "post: in", "pre: hold", "pre: out", "activate", "post: in"}
+		want := []string{"deliver", "migrate: migrations", "pre: hold", "pre: out", "activate", "post: in", "pre: hold", "pre: out", "activate", "post: in"}
 		if !slices.Equal(names, want) {
 			t.Errorf("steps %q, want %q", names, want)
 		}
-		act := d.Steps[3]
+		if m := d.Steps[1]; len(m.Hosts) != 1 || m.Hosts[0].Host != "p-1" {
+			t.Errorf("the migration ran on %+v, want p-1 only", m.Hosts)
+		}
+		act := d.Steps[4]
 		if act.Batch != 1 || len(act.Hosts) != 1 || act.Hosts[0].Host != "p-1" || len(act.Hosts[0].Checks) != 1 || !act.Hosts[0].Checks[0].OK {
 			t.Errorf("activate step: %+v", act)
 		}
