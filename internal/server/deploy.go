@@ -308,38 +308,32 @@ func (dr *deployRun) deliver(ctx context.Context) ([]string, error) {
 }
 
 // tolerate returns a failure when the hosts that failed a step, added to
-// those that failed before, are more than the environment's max_fail.
+// those that failed before, are more than the environment's max_fail, or
+// when no host at all went through the step.
 func (dr *deployRun) tolerate(st *api.DeployStep, hosts, ok []string) error {
-	failed := len(hosts) - len(ok)
-	if failed == 0 {
+	if len(hosts) == len(ok) {
 		return nil
 	}
+	failed := dr.failedHosts()
+	if len(failed) <= maxFail(dr.env.MaxFail, len(dr.d.Hosts)) && (len(ok) > 0 || len(hosts) < len(dr.d.Hosts)) {
+		return nil
+	}
+	return &stepFailure{step: stepTitle(st), why: failures(st)}
+}
+
+// failedHosts returns the hosts that failed a step so far, sorted.
+func (dr *deployRun) failedHosts() []string {
 	dr.mu.Lock()
-	total := 0
+	defer dr.mu.Unlock()
 	seen := map[string]bool{}
 	for _, s := range dr.steps {
 		for _, h := range s.Hosts {
-			if !hostOK(h.Status) && !seen[h.Host] {
+			if !hostOK(h.Status) {
 				seen[h.Host] = true
-				total++
 			}
 		}
 	}
-	dr.mu.Unlock()
-	if total <= maxFail(dr.env.MaxFail, len(dr.d.Hosts)) && len(ok) > 0 {
-		return nil
-	}
-	var why []string
-	for _, h := range st.Hosts {
-		if !hostOK(h.Status) {
-			msg := h.Host + " " + h.Status
-			if h.Error != "" {
-				msg += " (" + h.Error + ")"
-			}
-			why = append(why, msg)
-		}
-	}
-	return &stepFailure{step: stepTitle(st), why: strings.Join(why, "; ")}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func stepTitle(st *api.DeployStep) string {
@@ -846,6 +840,9 @@ func (dr *deployRun) end(err error) {
 			verb = "rolled back to"
 		}
 		summary = fmt.Sprintf("%s %s on %d hosts in %s", verb, v, len(dr.d.Hosts), took)
+	}
+	if failed := dr.failedHosts(); err == nil && len(failed) > 0 {
+		summary += fmt.Sprintf("; %d failed, within max_fail %s: %s", len(failed), dr.env.MaxFail, strings.Join(failed, ", "))
 	}
 	dr.mu.Lock()
 	for i := range dr.steps {

@@ -51,7 +51,7 @@ func tarGz(t *testing.T, top string, files map[string]string) []byte {
 // host) and prod (two, one per batch, approval, deployers alice), checks
 // that read the release's health file, server hooks that log the batches
 // going out and in, and a pre hook that waits while a hold file exists.
-func releasePolicy(t *testing.T, roots map[string]string, hookLog, hold, checkEvery string) string {
+func releasePolicy(t *testing.T, roots map[string]string, hookLog, hold, checkEvery, maxFail string) string {
 	dir := t.TempDir()
 	var hosts strings.Builder
 	for id, root := range roots {
@@ -94,6 +94,7 @@ environments:
   prod:
     select: env=prod
     batch: 1
+    max_fail: ` + maxFail + `
     approval: true
     deployers: [alice]
 `,
@@ -207,7 +208,7 @@ func TestReleases(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	hookLog, hold := filepath.Join(tmp, "hooks.log"), filepath.Join(tmp, "hold")
-	archive, _, err := policy.Pack(releasePolicy(t, roots, hookLog, hold, "0s"))
+	archive, _, err := policy.Pack(releasePolicy(t, roots, hookLog, hold, "0s", "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,7 +555,7 @@ func TestReleases(t *testing.T) {
 	})
 
 	t.Run("scheduled checks", func(t *testing.T) {
-		archive, _, err := policy.Pack(releasePolicy(t, roots, hookLog, hold, "10s"))
+		archive, _, err := policy.Pack(releasePolicy(t, roots, hookLog, hold, "10s", "0"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -578,6 +579,24 @@ func TestReleases(t *testing.T) {
 				t.Fatalf("no failed scheduled check: %+v", st.Check)
 			}
 			time.Sleep(200 * time.Millisecond)
+		}
+	})
+
+	t.Run("failure within max_fail", func(t *testing.T) {
+		archive, _, err := policy.Pack(releasePolicy(t, roots, hookLog, hold, "0s", "1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.Do(ctx, "POST", "/api/v1/policy", archive, nil); err != nil {
+			t.Fatal(err)
+		}
+		// p-2 is gone (above): prod allows one host to fail.
+		d, err := f.deploy(f.c, api.DeployRequest{Kind: "deploy", Env: "prod", Version: "1.0"})
+		if err != nil || d.State != "ok" || !strings.Contains(d.Summary, "1 failed, within max_fail 1: p-2") {
+			t.Fatalf("deploy: %+v %v", d, err)
+		}
+		if cur("p-1") != "1.0" {
+			t.Errorf("p-1 runs %s", cur("p-1"))
 		}
 	})
 
