@@ -251,7 +251,9 @@ func (dr *deployRun) run() {
 	case api.KindDeploy:
 		var hosts []string
 		if hosts, err = dr.deliver(ctx); err == nil {
-			if err = dr.hookSet(ctx, 0, "migrate", dr.app.Hooks.Migrate, hosts[:min(len(hosts), max(dr.window, 1))]); err == nil {
+			// Migrations run with the first batch's hosts: on: one picks one
+			// of them, on: each runs on each.
+			if err = dr.hookSet(ctx, 0, "migrate", dr.app.Hooks.Migrate, split(hosts, dr.window)[0]); err == nil {
 				err = dr.rollout(ctx, hosts, true)
 			}
 		}
